@@ -1,0 +1,91 @@
+"""The probe interface and its result types.
+
+A down target is data, not an exception: every probe returns a frozen :class:`ProbeResult`
+with an :class:`Outcome`, a machine-readable ``reason`` when it is not ``up``, the latency
+measured on the monotonic clock, and the aware UTC time the probe started. Details shown to
+people have credentials scrubbed (:func:`scrub_url`).
+
+Reasons used across probes (one vocabulary, so dashboards and reports can group them)::
+
+    timeout              the overall deadline passed (connect, TLS, headers and body together)
+    connection_refused   RST on connect (port closed)
+    connection_reset     the peer reset an established connection
+    network_unreachable  no route / host unreachable
+    dns_nxdomain         the name does not exist
+    dns_servfail         the resolver failed
+    dns_timeout          the resolver did not answer in time
+    dns_mismatch         resolved, but not to the expected addresses
+    tls_expired          the certificate is past notAfter
+    tls_self_signed      no trusted chain (self-signed or unknown CA)
+    tls_hostname         the certificate does not name the host
+    tls_invalid          any other TLS verification or handshake failure
+    http_status:<code>   the status is not among the expected ones
+    body_mismatch        the body lacks the expected text / regex
+    body_too_large       a body check needed more than max_body_bytes
+    too_many_redirects   more than max_redirects
+    protocol_error       the peer spoke something that is not HTTP
+    slow                 succeeded but slower than degraded_latency (outcome degraded)
+    probe_error          a bug or unexpected error inside the probe (logged by the runner)
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol
+
+
+class Outcome(StrEnum):
+    """Result of one check, or one round of a service."""
+
+    UP = "up"
+    DEGRADED = "degraded"
+    DOWN = "down"
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """What one probe observed."""
+
+    outcome: Outcome
+    started_at: datetime  # aware UTC
+    latency: float  # seconds, monotonic clock
+    reason: str = ""  # machine-readable, empty when up
+    detail: str = ""  # short human text, secrets scrubbed
+    status_code: int | None = None
+    tls_expiry: datetime | None = None  # aware UTC notAfter of the leaf certificate
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def success(self) -> bool:
+        """Like blackbox_exporter's probe_success: the check passed (degraded still passes)."""
+        return self.outcome is not Outcome.DOWN
+
+
+class Probe(Protocol):
+    """One configured check, ready to run."""
+
+    #: the ``type`` label (http, tcp, dns)
+    kind: str
+
+    async def run(self) -> ProbeResult:
+        """Run once within the check's timeout and return what was observed; never raise."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release resources (clients, pools)."""
+        ...
+
+
+_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^/@:\s]*)(:[^/@\s]*)?@")
+_QUERY_SECRET = re.compile(
+    r"(?i)([?&](?:password|passwd|pass|token|access_token|api_key|apikey|secret|key|auth)=)[^&#\s]*"
+)
+
+
+def scrub_url(text: str) -> str:
+    """Hide credentials in URLs: ``https://user:pw@host/?token=x`` → ``https://user:***@host/?token=***``."""
+    text = _USERINFO.sub(lambda m: f"{m.group('scheme')}{m.group('user')}:***@", text)
+    return _QUERY_SECRET.sub(r"\1***", text)
