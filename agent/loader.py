@@ -132,6 +132,7 @@ def _convert(exc: ValidationError, loaded: LoadedYaml, filename: str) -> list[Co
         if kind == "union_tag_invalid":
             expected = err.get("ctx", {}).get("expected_tags", "")
             message = f"unknown type; expected one of {expected}"
+            path = (*path, "type")
         elif kind == "union_tag_not_found":
             message = "'type' is required"
         elif message.startswith("Value error, "):

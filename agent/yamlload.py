@@ -91,7 +91,9 @@ class _Builder:
         out: dict[str, Any] = {}
         first_line: dict[str, int] = {}
         for key_node, value_node in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":
+            if key_node.tag == "tag:yaml.org,2002:merge" or (
+                key_node.value == "<<" and key_node.style is None
+            ):
                 self.problem(key_node, path, "YAML merge keys (<<) are not supported")
                 continue
             if not isinstance(key_node, yaml.ScalarNode):

@@ -1,0 +1,78 @@
+"""The ``pantau`` command line (SPEC §5).
+
+Exit codes: 0 ok, 1 a check or target failed, 2 usage or configuration error.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import click
+
+from agent import __version__
+from agent.config import Config
+from agent.errors import ConfigError, PantauError
+from agent.loader import load_config
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def config_option(func: F) -> F:
+    """The ``-c/--config`` option shared by every command."""
+    return click.option(
+        "-c",
+        "--config",
+        "config_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=Path("pantau.yaml"),
+        show_default=True,
+        help="Configuration file.",
+    )(func)
+
+
+def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
+    """Print an error to stderr and exit."""
+    click.echo(f"pantau: {message}", err=True)
+    sys.exit(code)
+
+
+def load_or_exit(path: Path) -> Config:
+    """Load the configuration or print every problem and exit 2."""
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        n = len(exc.problems)
+        click.echo(f"pantau: {n} problem{'s' if n != 1 else ''} in the configuration:", err=True)
+        for problem in exc.problems:
+            click.echo(f"  {problem}", err=True)
+        sys.exit(EXIT_USAGE)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="pantau")
+def main() -> None:
+    """pantau — uptime and disaster-recovery monitoring of Layanan SPBE."""
+
+
+@main.command()
+@config_option
+def check(config_path: Path) -> None:
+    """Validate the configuration and print a summary of the katalog."""
+    from agent.summary import summary_lines
+
+    config = load_or_exit(config_path)
+    for line in summary_lines(config, str(config_path)):
+        click.echo(line)
+
+
+def run_cli() -> None:
+    """Entry point that turns unexpected pantau errors into exit code 2 with a message."""
+    try:
+        main(standalone_mode=True)
+    except PantauError as exc:
+        fail(str(exc))
