@@ -69,7 +69,9 @@ def _check_zone(name: str) -> str:
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {name!r} (use an IANA name like Asia/Jakarta)") from None
+        raise ValueError(
+            f"unknown time zone {name!r} (use an IANA name like Asia/Jakarta)"
+        ) from None
     return name
 
 

@@ -44,7 +44,9 @@ def load_config(path: str | os.PathLike[str], environ: Mapping[str, str] | None 
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
-        raise ConfigError([ConfigProblem(str(file), None, None, "", f"cannot read: {reason}")]) from None
+        raise ConfigError(
+            [ConfigProblem(str(file), None, None, "", f"cannot read: {reason}")]
+        ) from None
     return parse_config(text, str(file), environ=environ, base_dir=file.parent)
 
 
@@ -91,7 +93,7 @@ def _dedupe(problems: list[ConfigProblem]) -> list[ConfigProblem]:
 
 def _locate(loaded: LoadedYaml, path: PathKey) -> tuple[int | None, int | None]:
     for end in range(len(path), -1, -1):
-        mark = loaded.marks.get(path[:end])
+        mark = loaded.locate(path[:end])
         if mark:
             return mark
     return None, None
@@ -149,7 +151,7 @@ def _katalog_rules(data: dict[str, Any], loaded: LoadedYaml, filename: str) -> l
         line, col = _locate(loaded, path)
         problems.append(ConfigProblem(filename, line, col, format_path(path), message))
 
-    hosts = data.get("hosts") if isinstance(data.get("hosts"), list) else []
+    hosts: list[Any] = data["hosts"] if isinstance(data.get("hosts"), list) else []
     host_ids: dict[str, int] = {}
     for i, host in enumerate(hosts):
         if isinstance(host, dict) and isinstance(host.get("id"), str):
@@ -167,7 +169,7 @@ def _katalog_rules(data: dict[str, Any], loaded: LoadedYaml, filename: str) -> l
             if isinstance(per_class, dict):
                 configured |= {(str(group), str(c)) for c in per_class}
 
-    services = data.get("services") if isinstance(data.get("services"), list) else []
+    services: list[Any] = data["services"] if isinstance(data.get("services"), list) else []
     service_ids: dict[str, int] = {}
     for i, svc in enumerate(services):
         if not isinstance(svc, dict):
@@ -208,7 +210,9 @@ def _katalog_rules(data: dict[str, Any], loaded: LoadedYaml, filename: str) -> l
             start, end = window.get("start"), window.get("end")
             if isinstance(start, datetime) and isinstance(end, datetime):
                 if (start.tzinfo is None) == (end.tzinfo is None) and end <= start:
-                    add((*base, "maintenance", j, "end"), "maintenance window ends before it starts")
+                    add(
+                        (*base, "maintenance", j, "end"), "maintenance window ends before it starts"
+                    )
             elif isinstance(start, date) or isinstance(end, date):
                 bad = "start" if not isinstance(start, datetime) else "end"
                 add(

@@ -85,7 +85,9 @@ class Scheduler:
     def _now(self) -> float:
         return asyncio.get_running_loop().time()
 
-    def add(self, job_id: str, interval: float, func: JobFunc, *, first_delay: float | None = None) -> None:
+    def add(
+        self, job_id: str, interval: float, func: JobFunc, *, first_delay: float | None = None
+    ) -> None:
         """Add or replace a job; its first run is at a stable offset within one interval."""
         if interval <= 0:
             raise ValueError("interval must be positive")
@@ -145,12 +147,12 @@ class Scheduler:
             except Exception:  # the runner's own catch-all: one bad job never stops the others
                 log.exception("job %s failed", job.id)
 
-    async def stop(self, timeout: float = 10.0) -> None:
-        """Stop dispatching and wait (up to ``timeout``) for runs in progress, then cancel them."""
+    async def stop(self, grace: float = 10.0) -> None:
+        """Stop dispatching and wait (up to ``grace`` seconds) for runs in progress, then cancel."""
         self._stopping = True
         self._wakeup.set()
         if self._tasks:
-            _, pending = await asyncio.wait(set(self._tasks), timeout=timeout)
+            _, pending = await asyncio.wait(set(self._tasks), timeout=grace)
             for task in pending:
                 task.cancel()
             if pending:

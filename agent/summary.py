@@ -34,7 +34,17 @@ def summary_lines(config: Config, source: str, today: date | None = None) -> lis
         + f"{sum(len(s.backups) for s in config.services)} backup sources",
         "",
     ]
-    header = ("ID", "KLASIFIKASI", "KELOMPOK", "TARGET", "PEMENUHAN", "RPO", "RTO", "CEK", "INTERVAL")
+    header = (
+        "ID",
+        "KLASIFIKASI",
+        "KELOMPOK",
+        "TARGET",
+        "PEMENUHAN",
+        "RPO",
+        "RTO",
+        "CEK",
+        "INTERVAL",
+    )
     rows = [header]
     for svc in config.services:
         st = settings[svc.id]
@@ -72,7 +82,5 @@ def drill_warnings(config: Config, today: date) -> list[str]:
         if last is None:
             out.append(f"{svc.id}: DRP {svc.drp.document!r} has never been drilled")
         elif (today - last) > max_age:
-            out.append(
-                f"{svc.id}: last DRP drill {last.isoformat()} is older than {_dur(max_age)}"
-            )
+            out.append(f"{svc.id}: last DRP drill {last.isoformat()} is older than {_dur(max_age)}")
     return out

@@ -31,7 +31,9 @@ from agent.errors import ConfigProblem
 PathKey = tuple[str | int, ...]
 
 _INT = re.compile(r"^[-+]?(0|[1-9][0-9_]*)$")
-_FLOAT = re.compile(r"^[-+]?([0-9][0-9_]*)?\.[0-9]+([eE][-+]?[0-9]+)?$|^[-+]?[0-9]+[eE][-+]?[0-9]+$")
+_FLOAT = re.compile(
+    r"^[-+]?([0-9][0-9_]*)?\.[0-9]+([eE][-+]?[0-9]+)?$|^[-+]?[0-9]+[eE][-+]?[0-9]+$"
+)
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _TIMESTAMP = re.compile(
     r"^\d{4}-\d{2}-\d{2}[Tt ]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?\s*(Z|z|[-+]\d{1,2}(:?\d{2})?)?$"
@@ -41,13 +43,36 @@ _ENV = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 @dataclass
 class LoadedYaml:
-    """A parsed document, the position of every key path, and problems found while loading."""
+    """A parsed document, its node tree (for positions), and problems found while loading."""
 
     data: Any
-    marks: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
+    root: yaml.Node | None = None
     problems: list[ConfigProblem] = field(default_factory=list)
     #: key paths whose value came (partly) from an environment variable: treated as secret.
     from_env: set[PathKey] = field(default_factory=set)
+
+    def locate(self, path: PathKey) -> tuple[int, int] | None:
+        """Line and column (1-based) of ``path``: a key's own position, an item's start."""
+        node = self.root
+        if node is None:
+            return None
+        mark = node.start_mark
+        for part in path:
+            if isinstance(node, yaml.MappingNode) and isinstance(part, str):
+                for key_node, value_node in node.value:
+                    if key_node.value == part:
+                        mark, node = key_node.start_mark, value_node
+                        break
+                else:
+                    return None
+            elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+                if part >= len(node.value):
+                    return None
+                node = node.value[part]
+                mark = node.start_mark
+            else:
+                return None
+        return mark.line + 1, mark.column + 1
 
 
 def format_path(path: PathKey) -> str:
@@ -61,82 +86,88 @@ def format_path(path: PathKey) -> str:
     return out
 
 
+# A path while building is a cheap linked list (parent, key); made a tuple only when needed.
+_Link = tuple[Any, str | int] | None
+
+
+def _unlink(link: _Link) -> PathKey:
+    parts: list[str | int] = []
+    while link is not None:
+        link, part = link
+        parts.append(part)
+    return tuple(reversed(parts))
+
+
+_PLAIN_STR = "tag:yaml.org,2002:str"
+_QUOTED = frozenset(("'", '"', "|", ">"))
+
+
 class _Builder:
     def __init__(self, filename: str, environ: Mapping[str, str]) -> None:
         self.filename = filename
         self.environ = environ
         self.result = LoadedYaml(data=None)
 
-    def problem(self, node: yaml.Node, path: PathKey, message: str) -> None:
+    def problem(self, node: yaml.Node, link: _Link, message: str) -> None:
         self.result.problems.append(
             ConfigProblem(
                 self.filename,
                 node.start_mark.line + 1,
                 node.start_mark.column + 1,
-                format_path(path),
+                format_path(_unlink(link)),
                 message,
             )
         )
 
-    def build(self, node: yaml.Node, path: PathKey) -> Any:
-        self.result.marks[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+    def build(self, node: yaml.Node, link: _Link) -> Any:
+        if isinstance(node, yaml.ScalarNode):
+            return self._scalar(node, link)
         if isinstance(node, yaml.MappingNode):
-            return self._mapping(node, path)
-        if isinstance(node, yaml.SequenceNode):
-            return [self.build(child, (*path, i)) for i, child in enumerate(node.value)]
-        assert isinstance(node, yaml.ScalarNode)
-        return self._scalar(node, path)
+            return self._mapping(node, link)
+        return [self.build(child, (link, i)) for i, child in enumerate(node.value)]
 
-    def _mapping(self, node: yaml.MappingNode, path: PathKey) -> dict[str, Any]:
+    def _mapping(self, node: yaml.MappingNode, link: _Link) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        first_line: dict[str, int] = {}
         for key_node, value_node in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge" or (
-                key_node.value == "<<" and key_node.style is None
-            ):
-                self.problem(key_node, path, "YAML merge keys (<<) are not supported")
-                continue
             if not isinstance(key_node, yaml.ScalarNode):
-                self.problem(key_node, path, "mapping keys must be plain strings")
+                self.problem(key_node, link, "mapping keys must be plain strings")
                 continue
             key = str(key_node.value)
-            if key in first_line:
+            if key_node.tag == "tag:yaml.org,2002:merge" or (key == "<<" and not key_node.style):
+                self.problem(key_node, link, "YAML merge keys (<<) are not supported")
+                continue
+            if key in out:
+                first = next(k for k, _ in node.value if k.value == key).start_mark.line + 1
                 self.problem(
-                    key_node,
-                    (*path, key),
-                    f"duplicate key {key!r} (first defined on line {first_line[key]})",
+                    key_node, (link, key), f"duplicate key {key!r} (first defined on line {first})"
                 )
                 continue
-            first_line[key] = key_node.start_mark.line + 1
-            out[key] = self.build(value_node, (*path, key))
-            # Point errors about a key at the key itself, not at its value.
-            self.result.marks[(*path, key)] = (
-                key_node.start_mark.line + 1,
-                key_node.start_mark.column + 1,
-            )
+            out[key] = self.build(value_node, (link, key))
         return out
 
-    def _expand(self, text: str, node: yaml.Node, path: PathKey) -> str:
+    def _expand(self, text: str, node: yaml.Node, link: _Link) -> str:
         def repl(match: re.Match[str]) -> str:
             if match.group(0) == "$$":
                 return "$"
             name, default = match.group(1), match.group(2)
-            self.result.from_env.add(path)
+            self.result.from_env.add(_unlink(link))
             if name in self.environ:
                 return self.environ[name]
             if default is not None:
                 return default
-            self.problem(node, path, f"undefined environment variable ${{{name}}}")
+            self.problem(node, link, f"undefined environment variable ${{{name}}}")
             return ""
 
         return _ENV.sub(repl, text)
 
-    def _scalar(self, node: yaml.ScalarNode, path: PathKey) -> Any:
-        tag = node.tag
-        text = self._expand(node.value, node, path) if "$" in node.value else node.value
-        if node.style in ("'", '"', "|", ">"):
+    def _scalar(self, node: yaml.ScalarNode, link: _Link) -> Any:
+        text = node.value
+        if "$" in text:
+            text = self._expand(text, node, link)
+        if node.style in _QUOTED:
             return text
-        if tag != "tag:yaml.org,2002:str":
+        tag = node.tag
+        if tag != _PLAIN_STR:
             # An explicit tag like !!int or !!float: honour only the common ones.
             if tag == "tag:yaml.org,2002:int" and _INT.match(text):
                 return int(text.replace("_", ""))
@@ -150,6 +181,8 @@ class _Builder:
 
 def resolve_plain(text: str) -> Any:
     """Type a plain (unquoted) scalar the strict way described in the module docstring."""
+    if text[:1].isalpha() and text.lower() not in ("true", "false", "null"):
+        return text  # the common case: a word
     if text in ("", "~", "null", "Null", "NULL"):
         return None
     if text.lower() in ("true", "false"):
@@ -171,8 +204,17 @@ def resolve_plain(text: str) -> Any:
     return text
 
 
-class _Composer(yaml.SafeLoader):
+_BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: ~10x
+
+
+class _Composer(_BaseLoader):  # type: ignore[valid-type,misc]
     """A loader used only to compose nodes (no implicit YAML 1.1 typing is applied)."""
+
+    def resolve(self, kind: type[yaml.Node], value: object, implicit: object) -> str:
+        # Untagged nodes get the plain default tag; _Builder types plain scalars itself.
+        if kind is yaml.ScalarNode:
+            return "tag:yaml.org,2002:str"
+        return "tag:yaml.org,2002:seq" if kind is yaml.SequenceNode else "tag:yaml.org,2002:map"
 
 
 # Remove every implicit resolver so composed scalars keep the plain str tag unless explicit.
@@ -196,10 +238,13 @@ def load_yaml(text: str, filename: str, environ: Mapping[str, str] | None = None
         builder.result.problems.append(ConfigProblem(filename, line, col, "", message))
         return builder.result
     except yaml.YAMLError as exc:
-        builder.result.problems.append(ConfigProblem(filename, None, None, "", f"YAML error: {exc}"))
+        builder.result.problems.append(
+            ConfigProblem(filename, None, None, "", f"YAML error: {exc}")
+        )
         return builder.result
     if node is None:
         builder.result.data = {}
         return builder.result
-    builder.result.data = builder.build(node, ())
+    builder.result.root = node
+    builder.result.data = builder.build(node, None)
     return builder.result

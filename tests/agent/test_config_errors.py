@@ -190,7 +190,9 @@ CASES: list[tuple[str, str, str]] = [
     ),
     (
         "no-checks",
-        BASE.replace('    checks:\n      - {type: http, url: "http://127.0.0.1:1/"}\n', "    checks: []\n"),
+        BASE.replace(
+            '    checks:\n      - {type: http, url: "http://127.0.0.1:1/"}\n', "    checks: []\n"
+        ),
         "services[0].checks: List should have at least 1 item",
     ),
     (
@@ -206,20 +208,25 @@ CASES: list[tuple[str, str, str]] = [
 ]
 
 
-@pytest.mark.parametrize(("text", "expected"), [(t, e) for _, t, e in CASES], ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(
+    ("text", "expected"), [(t, e) for _, t, e in CASES], ids=[c[0] for c in CASES]
+)
 def test_bad_config_is_located(text: str, expected: str) -> None:
     found = problems(text)
     assert any(expected in p for p in found), found
 
 
 def test_every_problem_is_reported_at_once() -> None:
-    text = (
-        BASE.replace("    host: local\n", "    host: nowhere\n    timout: 1s\n")
-        + KRITIS.replace("    rpo: 24h\n", "")
-    )
+    text = BASE.replace(
+        "    host: local\n", "    host: nowhere\n    timout: 1s\n"
+    ) + KRITIS.replace("    rpo: 24h\n", "")
     found = problems(text)
     assert len(found) == 3, found
-    assert [p.split(" ")[0] for p in found] == ["pantau.yaml:12:5", "pantau.yaml:13:5", "pantau.yaml:16:5"]
+    assert [p.split(" ")[0] for p in found] == [
+        "pantau.yaml:12:5",
+        "pantau.yaml:13:5",
+        "pantau.yaml:16:5",
+    ]
 
 
 def test_secret_from_environment_never_appears_in_errors() -> None:
@@ -245,7 +252,9 @@ def test_env_expansion_default_and_literal_dollar() -> None:
 
 
 def test_naive_maintenance_times_are_in_agent_zone() -> None:
-    text = BASE + "    maintenance:\n      - {start: 2024-09-14T22:00:00, end: 2024-09-15T02:00:00}\n"
+    text = (
+        BASE + "    maintenance:\n      - {start: 2024-09-14T22:00:00, end: 2024-09-15T02:00:00}\n"
+    )
     window = parse_config(text, "pantau.yaml", environ={}).services[0].maintenance[0]
     assert window.start.utcoffset() is not None
     assert window.start.utcoffset().total_seconds() == 7 * 3600  # type: ignore[union-attr]

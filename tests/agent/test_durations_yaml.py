@@ -65,7 +65,7 @@ def test_timestamps_keep_their_offset() -> None:
 
 
 def test_quoted_scalars_stay_strings() -> None:
-    assert load_yaml('a: "0755"\nb: \'no\'\n', "x", environ={}).data == {"a": "0755", "b": "no"}
+    assert load_yaml("a: \"0755\"\nb: 'no'\n", "x", environ={}).data == {"a": "0755", "b": "no"}
 
 
 def test_merge_keys_are_refused() -> None:

@@ -42,7 +42,11 @@ def test_publik_normal_fulfilment_target_is_not_given() -> None:
     ],
 )
 def test_priority_tabel_4_2(impact: Impact, group: Group, expected: tuple[int, int, int]) -> None:
-    assert (priority(impact, group, K), priority(impact, group, E), priority(impact, group, N)) == expected
+    assert (
+        priority(impact, group, K),
+        priority(impact, group, E),
+        priority(impact, group, N),
+    ) == expected
 
 
 @pytest.mark.parametrize(

@@ -103,7 +103,7 @@ def test_stop_waits_for_in_flight_runs() -> None:
         sched.add("j", 10.0, job, first_delay=0)
         loop_task = asyncio.create_task(sched.run())
         await asyncio.sleep(0.05)
-        await sched.stop(timeout=2)
+        await sched.stop(grace=2)
         await loop_task
         return finished
 

@@ -17,7 +17,9 @@ def rnd(seconds: float, outcome: Outcome, *, isolated: bool = False) -> Round:
     return Round("svc", T0 + timedelta(seconds=seconds), outcome, reasons, agent_isolated=isolated)
 
 
-def machine(failure: int = 2, recovery: int = 1, interval: int = 30, timeout: int = 10) -> StateMachine:
+def machine(
+    failure: int = 2, recovery: int = 1, interval: int = 30, timeout: int = 10
+) -> StateMachine:
     return StateMachine("svc", failure, recovery, timedelta(seconds=2 * interval + timeout))
 
 
@@ -39,13 +41,26 @@ def test_outage_starts_at_first_failed_round_and_ends_at_first_good() -> None:
 
 
 def test_single_bad_round_under_threshold_is_not_an_outage() -> None:
-    got = feed(machine(failure=2), [rnd(0, UP), rnd(30, DOWN), rnd(60, UP), rnd(90, DOWN), rnd(120, UP)])
+    got = feed(
+        machine(failure=2), [rnd(0, UP), rnd(30, DOWN), rnd(60, UP), rnd(90, DOWN), rnd(120, UP)]
+    )
     assert got == [(0, State.UP)]
 
 
 def test_recovery_threshold_stamps_first_good_round() -> None:
     m = machine(failure=1, recovery=3)
-    got = feed(m, [rnd(0, DOWN), rnd(30, UP), rnd(60, UP), rnd(90, DOWN), rnd(120, UP), rnd(150, UP), rnd(180, UP)])
+    got = feed(
+        m,
+        [
+            rnd(0, DOWN),
+            rnd(30, UP),
+            rnd(60, UP),
+            rnd(90, DOWN),
+            rnd(120, UP),
+            rnd(150, UP),
+            rnd(180, UP),
+        ],
+    )
     assert got == [(0, State.DOWN), (120, State.UP)]
 
 
@@ -71,7 +86,10 @@ def test_gap_shorter_than_stale_after_is_not_unknown() -> None:
 
 
 def test_isolated_agent_records_unknown_not_down() -> None:
-    got = feed(machine(), [rnd(0, UP), rnd(30, DOWN, isolated=True), rnd(60, DOWN, isolated=True), rnd(90, UP)])
+    got = feed(
+        machine(),
+        [rnd(0, UP), rnd(30, DOWN, isolated=True), rnd(60, DOWN, isolated=True), rnd(90, UP)],
+    )
     assert got == [(0, State.UP), (30, State.UNKNOWN), (90, State.UP)]
 
 
