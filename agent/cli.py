@@ -70,6 +70,71 @@ def check(config_path: Path) -> None:
         click.echo(line)
 
 
+@main.command()
+@config_option
+@click.option(
+    "--log-level",
+    default="info",
+    show_default=True,
+    type=click.Choice(["debug", "info", "warning", "error"]),
+)
+def run(config_path: Path, log_level: str) -> None:
+    """Run the agent: probes, store, HTTP endpoint (SIGHUP reloads, SIGTERM stops)."""
+    from agent.logs import setup_logging
+    from agent.runner import run_agent
+
+    setup_logging(log_level)
+    load_or_exit(config_path)  # print every problem before anything starts
+    sys.exit(run_agent(config_path))
+
+
+@main.command()
+@config_option
+@click.argument("services", nargs=-1)
+def probe(config_path: Path, services: tuple[str, ...]) -> None:
+    """Run one round of SERVICE... (default: all) now and print the results."""
+    import asyncio
+
+    from agent.probe_cmd import probe_table
+
+    config = load_or_exit(config_path)
+    unknown = [s for s in services if s not in {svc.id for svc in config.services}]
+    if unknown:
+        fail(f"unknown service(s): {', '.join(unknown)} (see `pantau check`)")
+    lines, any_down = asyncio.run(probe_table(config, list(services)))
+    for line in lines:
+        click.echo(line)
+    sys.exit(EXIT_FAILED if any_down else EXIT_OK)
+
+
+@main.command()
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (as /api/v1/status).")
+def status(config_path: Path, as_json: bool) -> None:
+    """Current state, month-to-date availability and open gangguan, from the store."""
+    import json
+
+    from agent.clock import SystemClock
+    from agent.status import status_document
+    from agent.store import Store
+
+    config = load_or_exit(config_path)
+    db = Path(config.agent.data_dir) / "pantau.db"
+    if not db.exists():
+        fail(
+            f"no store at {db}: has `pantau run` been started with this configuration?", EXIT_FAILED
+        )
+    with Store.open(Path(config.agent.data_dir)) as store:
+        doc = status_document(store, config, SystemClock().now())
+    if as_json:
+        click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
+        return
+    from agent.probe_cmd import status_table
+
+    for line in status_table(doc):
+        click.echo(line)
+
+
 def run_cli() -> None:
     """Entry point that turns unexpected pantau errors into exit code 2 with a message."""
     try:

@@ -1,0 +1,439 @@
+"""The running agent (``pantau run``): wiring of scheduler, probes, store, metrics and HTTP.
+
+::
+
+    Scheduler (monotonic) ─► ServiceRunner.run_round ─► StateMachine ─► StoreWriter (thread)
+              │                                              └────────► MetricsCache ◄─ /metrics
+              ├─► HostSampler ──────────────────────────────────────────┘
+              └─► housekeeping: clock-jump watch, month-to-date availability, retention
+
+SIGHUP reloads the configuration: a bad file is reported (``pantau_config_last_reload_successful
+0``) and the old one keeps running; a good one is swapped in at once, and services whose checks
+did not change keep their probes, state machine and incidents. SIGTERM/SIGINT let in-flight
+rounds finish, flush the store and exit 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+
+from agent import __version__
+from agent.clock import Clock, SystemClock
+from agent.config import Config, Host
+from agent.errors import ConfigError, PantauError
+from agent.http_app import start_server
+from agent.katalog import ServiceSettings, all_settings
+from agent.loader import load_config
+from agent.model import State
+from agent.scheduler import Scheduler
+from agent.service_runner import ServiceRunner
+from agent.statemachine import MachineState
+from agent.status import current_state, in_maintenance, month_to_date, status_document
+from agent.store import Store
+from agent.store_records import FsUsage
+from agent.store_writer import StoreWriter
+from agent.webconfig import WebConfig, load_web_config
+from exporters.metrics import MetricsCache
+from probes.host import HostSampler, HostSnapshot
+
+log = logging.getLogger("pantau.agent")
+
+#: A wall-clock step larger than this between two checks is counted as a clock jump.
+CLOCK_JUMP_THRESHOLD = 5.0
+HOUSEKEEPING_INTERVAL = 60.0
+
+
+@dataclass
+class _ClockWatch:
+    wall: float
+    mono: float
+
+
+class Agent:
+    """The monitoring agent; create, ``await start()``, then ``await stop()``."""
+
+    def __init__(
+        self, config: Config, config_path: Path | None = None, clock: Clock | None = None
+    ) -> None:
+        self.config = config
+        self.config_path = config_path
+        self.clock: Clock = clock or SystemClock()
+        self.metrics = MetricsCache()
+        self.web_config: WebConfig | None = None
+        self.services: dict[str, ServiceRunner] = {}
+        self.hosts: dict[str, HostSampler] = {}
+        self._host_config: dict[str, Host] = {}
+        self.scheduler: Scheduler | None = None
+        self.store: Store | None = None
+        self.writer: StoreWriter | None = None
+        self._http: web.AppRunner | None = None
+        self._scheduler_task: asyncio.Task[None] | None = None
+        self._stop_event = asyncio.Event()
+        self._clock_watch: _ClockWatch | None = None
+        self.clock_jumps = 0
+        self._reported_storage_errors = 0
+        self._reported_storage_dropped = 0
+        self._background: set[asyncio.Task[None]] = set()
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Open the store, start probing and serving."""
+        cfg = self.config
+        data_dir = Path(cfg.agent.data_dir)
+        await asyncio.to_thread(data_dir.mkdir, parents=True, exist_ok=True)
+        self.web_config = load_web_config(cfg.agent.web_config) if cfg.agent.web_config else None
+        ssl_context = self.web_config.ssl_context() if self.web_config else None
+        self.store = await asyncio.to_thread(Store.open, data_dir, clock=self.clock)
+        if self.store.moved_aside is not None:
+            log.error(
+                "the store was damaged and moved aside to %s; started a fresh one",
+                self.store.moved_aside,
+            )
+        self.writer = StoreWriter(self.store.path, clock=self.clock).start()
+        self.metrics.apply_config(cfg)
+        self.metrics.set_agent(
+            version=__version__,
+            config_reload_successful=True,
+            config_reload_success_timestamp=time.time(),
+        )
+        self.scheduler = Scheduler(cfg.agent.max_concurrency)
+        states = await asyncio.to_thread(self.store.load_machine_states)
+        self._apply_services(cfg, states)
+        self._apply_hosts(cfg)
+        self.scheduler.add(
+            "_housekeeping", HOUSEKEEPING_INTERVAL, self._housekeeping, first_delay=1.0
+        )
+        self.scheduler.add("_clockwatch", 1.0, self._watch_clock, first_delay=0.0)
+        self._scheduler_task = asyncio.create_task(self.scheduler.run(), name="pantau-scheduler")
+        self._http = await start_server(self, cfg.agent.listen, ssl_context)
+        log.info(
+            "pantau %s started: %d services, %d hosts, listening on %s%s",
+            __version__,
+            len(self.services),
+            len(self.hosts),
+            cfg.agent.listen,
+            " (TLS)" if ssl_context else "",
+        )
+
+    async def stop(self) -> None:
+        """Finish in-flight rounds, flush the store, stop serving."""
+        if self.scheduler is not None:
+            await self.scheduler.stop(grace=5.0)
+        if self._scheduler_task is not None:
+            await self._scheduler_task
+        if self._http is not None:
+            await self._http.cleanup()
+        for runner in self.services.values():
+            await runner.aclose()
+        if self.writer is not None:
+            self._save_states()
+            ok = await asyncio.to_thread(self.writer.close, 10.0)
+            if not ok:
+                log.error("some writes could not be flushed to the store before exit")
+        if self.store is not None:
+            self.store.close()
+        log.info("pantau stopped")
+
+    async def serve(self) -> None:
+        """Run until SIGTERM/SIGINT; reload on SIGHUP."""
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, self._stop_event.set)
+        loop.add_signal_handler(signal.SIGINT, self._stop_event.set)
+        loop.add_signal_handler(signal.SIGHUP, lambda: self._spawn(self._reload_quietly()))
+        await self.start()
+        try:
+            await self._stop_event.wait()
+        finally:
+            await self.stop()
+
+    def request_stop(self) -> None:
+        """Ask :meth:`serve` to stop (as SIGTERM does)."""
+        self._stop_event.set()
+
+    # -- configuration ------------------------------------------------------------------------
+
+    async def _reload_quietly(self) -> None:
+        await self.reload()
+
+    async def reload(self) -> bool:
+        """Reload the configuration file; keep the running one if the new one is bad."""
+        if self.config_path is None:
+            return False
+        try:
+            new = await asyncio.to_thread(load_config, self.config_path)
+            web_config = load_web_config(new.agent.web_config) if new.agent.web_config else None
+            if web_config is not None:
+                web_config.ssl_context()  # fail now, not on the next connection
+        except (ConfigError, PantauError) as exc:
+            log.error("configuration reload failed; keeping the running configuration:\n%s", exc)
+            self.metrics.set_agent(config_reload_successful=False)
+            return False
+        if (
+            new.agent.listen != self.config.agent.listen
+            or new.agent.data_dir != self.config.agent.data_dir
+        ):
+            log.warning("agent.listen and agent.data_dir changes take effect after a restart")
+        self.config = new
+        self.web_config = web_config
+        self.metrics.apply_config(new)
+        self._apply_services(new, {})
+        self._apply_hosts(new)
+        self.metrics.set_agent(
+            config_reload_successful=True, config_reload_success_timestamp=time.time()
+        )
+        log.info("configuration reloaded: %d services", len(self.services))
+        return True
+
+    def _apply_services(self, cfg: Config, states: dict[str, dict[str, Any]]) -> None:
+        assert self.scheduler is not None
+        wanted = all_settings(cfg)
+        for sid in list(self.services):
+            if sid not in wanted:
+                runner = self.services.pop(sid)
+                self.scheduler.remove(sid)
+                self.metrics.remove_service(sid)
+                self._spawn(runner.aclose())
+        for sid, settings in wanted.items():
+            old = self.services.get(sid)
+            if old is not None and old.same_checks(settings):
+                old.settings = settings  # descriptive fields may change; probes stay
+                old.machine.failure_threshold = settings.failure_threshold
+                old.machine.recovery_threshold = settings.recovery_threshold
+                old.machine.stale_after = settings.stale_after
+                continue
+            state = (
+                old.machine.state
+                if old
+                else (MachineState.from_json(states[sid]) if sid in states else None)
+            )
+            runner = ServiceRunner.build(cfg, settings, self.clock, state)
+            if old is not None:
+                self._spawn(old.aclose())
+            self.services[sid] = runner
+            self.scheduler.add(sid, settings.interval.total_seconds(), self._round_job(sid))
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    def _apply_hosts(self, cfg: Config) -> None:
+        assert self.scheduler is not None
+        wanted = {h.id: h for h in cfg.hosts}
+        for hid in list(self.hosts):
+            if hid not in wanted:
+                self.hosts.pop(hid)
+                self.scheduler.remove(f"_host:{hid}")
+                self.metrics.remove_host(hid)
+        for hid, host in wanted.items():
+            if hid in self.hosts and self._host_config.get(hid) == host:
+                continue  # keep the sampler: rates need its previous counters
+            self.hosts[hid] = HostSampler(host, clock=self.clock)
+            self._host_config[hid] = host
+            self.scheduler.add(f"_host:{hid}", host.interval.total_seconds(), self._host_job(hid))
+
+    # -- jobs ---------------------------------------------------------------------------------
+
+    def _round_job(self, sid: str) -> Any:
+        async def job() -> None:
+            runner = self.services.get(sid)
+            if runner is None:
+                return
+            rnd, transitions = await runner.run_round()
+            assert self.writer is not None
+            self.writer.append_rounds([rnd])
+            if transitions:
+                self.writer.append_transitions(transitions)
+                self.writer.save_machine_states({sid: runner.machine.state.to_json()})
+            self._publish_round(runner)
+
+        return job
+
+    def _publish_round(self, runner: ServiceRunner) -> None:
+        now = self.clock.now()
+        for name, check, _ in runner.probes:
+            result = runner.last_results.get(name)
+            if result is None:
+                continue
+            self.metrics.update_probe(
+                runner.id,
+                name,
+                check.type,
+                success=result.success,
+                duration_seconds=result.latency,
+                http_status_code=result.status_code,
+                tls_expiry_ts=result.tls_expiry.timestamp() if result.tls_expiry else None,
+            )
+        state = (
+            State.MAINTENANCE if in_maintenance(runner.settings, now) else runner.current_state(now)
+        )
+        confirmed = runner.machine.current
+        outage = 0.0
+        if confirmed in (State.DOWN, State.DEGRADED) and runner.machine.state.since is not None:
+            outage = max(0.0, (now - runner.machine.state.since).total_seconds())
+        self.metrics.update_service(
+            runner.id,
+            state=state.value,
+            up=None if confirmed is State.UNKNOWN else confirmed is not State.DOWN,
+            outage_seconds=outage if confirmed is State.DOWN else 0.0,
+        )
+
+    def _host_job(self, hid: str) -> Any:
+        async def job() -> None:
+            sampler = self.hosts.get(hid)
+            if sampler is None:
+                return
+            snap = await sampler.sample()
+            self._publish_host(snap)
+
+        return job
+
+    def _publish_host(self, snap: HostSnapshot) -> None:
+        fs = {f.mountpoint: f.ratio for f in snap.filesystems if f.ratio is not None}
+        rx = {
+            i.interface: float(i.receive_bytes_total)
+            for i in snap.interfaces
+            if i.receive_bytes_total is not None
+        }
+        tx = {
+            i.interface: float(i.transmit_bytes_total)
+            for i in snap.interfaces
+            if i.transmit_bytes_total is not None
+        }
+        self.metrics.update_host(
+            snap.host,
+            cpu_ratio=snap.cpu_ratio,
+            memory_ratio=snap.memory_ratio,
+            filesystems=fs,
+            receive_bytes_total=rx,
+            transmit_bytes_total=tx,
+        )
+        values: dict[str, float] = {"cpu": snap.cpu_ratio, "mem": snap.memory_ratio}
+        values.update({f"fs:{m}": r for m, r in fs.items()})
+        for i in snap.interfaces:
+            if i.receive_bytes_per_second is not None:
+                values[f"rx:{i.interface}"] = i.receive_bytes_per_second * 8 / 1e6  # Mbps
+            if i.transmit_bytes_per_second is not None:
+                values[f"tx:{i.interface}"] = i.transmit_bytes_per_second * 8 / 1e6
+        usage = {
+            f.mountpoint: FsUsage(used_bytes=f.used_bytes, total_bytes=f.total_bytes)
+            for f in snap.filesystems
+            if f.used_bytes is not None and f.total_bytes is not None
+        }
+        assert self.writer is not None
+        self.writer.add_host_sample(snap.host, snap.taken_at, values, usage)
+
+    async def _watch_clock(self) -> None:
+        """Count wall-clock steps: the wall clock moved differently from the monotonic one."""
+        wall, mono = self.clock.now().timestamp(), self.clock.monotonic()
+        prev = self._clock_watch
+        self._clock_watch = _ClockWatch(wall, mono)
+        if prev is not None:
+            step = (wall - prev.wall) - (mono - prev.mono)
+            if abs(step) > CLOCK_JUMP_THRESHOLD:
+                self.clock_jumps += 1
+                self.metrics.inc_clock_jumps()
+                log.warning(
+                    "wall clock stepped by %+.1f s (rounds keep their monotonic rhythm)", step
+                )
+        self._publish_agent()
+
+    def _publish_agent(self) -> None:
+        assert self.scheduler is not None
+        assert self.writer is not None
+        self.metrics.set_agent(scheduler_lag_seconds=self.scheduler.lag.last)
+        errors, dropped = self.writer.storage_errors_total, self.writer.storage_dropped_total
+        if errors > self._reported_storage_errors:
+            self.metrics.inc_storage_errors(errors - self._reported_storage_errors)
+            self._reported_storage_errors = errors
+        if dropped > self._reported_storage_dropped:
+            self.metrics.inc_storage_dropped(dropped - self._reported_storage_dropped)
+            self._reported_storage_dropped = dropped
+
+    async def _housekeeping(self) -> None:
+        """Month-to-date availability for the metrics; raw-round retention once a day."""
+        assert self.store is not None
+        now = self.clock.now()
+        zone = ZoneInfo(self.config.agent.timezone)
+        settings = [r.settings for r in self.services.values()]
+        results = await asyncio.to_thread(self._availability, settings, zone, now)
+        for sid, (ratio, target, down) in results.items():
+            if sid in self.services:
+                self.metrics.update_service(
+                    sid, availability_ratio=ratio, target_ratio=target, downtime_seconds_total=down
+                )
+        self._save_states()
+
+    def _availability(
+        self, settings: list[ServiceSettings], zone: ZoneInfo, now: datetime
+    ) -> dict[str, tuple[float | None, float, float]]:
+        assert self.store is not None
+        out = {}
+        for st in settings:
+            mtd = month_to_date(self.store, st, zone, now)
+            pct = mtd.availability_pct
+            out[st.id] = (
+                None if pct is None else pct / 100,
+                st.availability_target / 100,
+                mtd.down_seconds,
+            )
+        return out
+
+    def _save_states(self) -> None:
+        if self.writer is not None and self.services:
+            self.writer.save_machine_states(
+                {sid: r.machine.state.to_json() for sid, r in self.services.items()}
+            )
+
+    # -- the HTTP app's view ------------------------------------------------------------------
+
+    def health(self) -> dict[str, Any]:
+        """Liveness and health: ``degraded`` while the store cannot be written."""
+        writer_ok = self.writer.healthy if self.writer else False
+        return {
+            "status": "ok" if writer_ok else "degraded",
+            "storage": "ok" if writer_ok else (self.writer.last_error if self.writer else "closed"),
+            "services": len(self.services),
+            "version": __version__,
+        }
+
+    def status(self) -> dict[str, Any]:
+        """The ``/api/v1/status`` document (the same as ``pantau status --json``)."""
+        assert self.store is not None
+        doc = status_document(self.store, self.config, self.clock.now())
+        for entry in doc["services"]:
+            runner = self.services.get(entry["id"])
+            if runner is not None and runner.last_round is not None:
+                entry["last_reasons"] = list(runner.last_round.reasons)
+        return doc
+
+    async def push_backup(self, service: str, body: bytes) -> tuple[int, dict[str, Any]]:
+        """Pushed backups arrive with the DRP wiring."""
+        return 404, {"error": f"service {service!r} has no push backup source"}
+
+
+def run_agent(config_path: Path) -> int:
+    """``pantau run``: load, start, serve until stopped; the exit code."""
+    config = load_config(config_path)
+    agent = Agent(config, config_path)
+    try:
+        asyncio.run(agent.serve())
+    except OSError as exc:
+        log.error("cannot start: %s", exc)
+        return 2
+    return 0
+
+
+__all__ = ["Agent", "current_state", "run_agent"]
