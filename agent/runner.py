@@ -413,10 +413,20 @@ class Agent:
         """The ``/api/v1/status`` document (the same as ``pantau status --json``)."""
         assert self.store is not None
         doc = status_document(self.store, self.config, self.clock.now())
+        now = self.clock.now()
         for entry in doc["services"]:
             runner = self.services.get(entry["id"])
-            if runner is not None and runner.last_round is not None:
-                entry["last_reasons"] = list(runner.last_round.reasons)
+            if runner is None or runner.last_round is None:
+                continue
+            # The live state is newer than what the writer has committed so far.
+            state = runner.current_state(now)
+            if in_maintenance(runner.settings, now):
+                state = State.MAINTENANCE
+            since = runner.machine.state.since
+            entry["state"] = state.value
+            entry["since"] = since.isoformat() if since else None
+            entry["last_round_at"] = runner.last_round.started_at.isoformat()
+            entry["last_reasons"] = list(runner.last_round.reasons)
         return doc
 
     async def push_backup(self, service: str, body: bytes) -> tuple[int, dict[str, Any]]:

@@ -1,0 +1,144 @@
+"""The real agent process: outage detection, SIGHUP reload, SIGTERM, restart continuity."""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.integration.agentproc import (
+    AgentProcess,
+    Target,
+    free_port,
+    http_service,
+    wait_for,
+    write_config,
+)
+
+
+@pytest.fixture
+def target() -> Iterator[Target]:
+    t = Target()
+    yield t
+    t.close()
+
+
+def test_outage_is_detected_and_recovers_and_sigterm_exits_0(
+    tmp_path: Path, target: Target
+) -> None:
+    listen = f"127.0.0.1:{free_port()}"
+    cfg = write_config(
+        tmp_path / "pantau.yaml",
+        data_dir=tmp_path / "data",
+        listen=listen,
+        services=http_service("portal", target.url),
+    )
+    agent = AgentProcess(cfg, listen)
+    try:
+        wait_for(lambda: agent.metric('pantau_service_up{service="portal"}') == 1, 10, "portal up")
+        target.status = 503
+        wait_for(
+            lambda: agent.metric('pantau_service_up{service="portal"}') == 0, 10, "portal down"
+        )
+        svc = agent.service("portal")
+        assert svc["state"] == "down"
+        assert agent.metric('pantau_probe_success{service="portal",check="web",type="http"}') == 0
+        target.status = 200
+        wait_for(
+            lambda: agent.metric('pantau_service_up{service="portal"}') == 1, 10, "portal up again"
+        )
+    finally:
+        code = agent.stop()
+    assert code == 0
+    log = agent.log()
+    assert "service portal is down since" in log
+    assert "http_status:503" in log
+    assert "pantau stopped" in log
+
+
+def test_sighup_with_bad_config_keeps_running_and_good_config_swaps(
+    tmp_path: Path, target: Target
+) -> None:
+    listen = f"127.0.0.1:{free_port()}"
+    cfg_path = tmp_path / "pantau.yaml"
+    services = http_service("portal", target.url)
+    write_config(cfg_path, data_dir=tmp_path / "data", listen=listen, services=services)
+    agent = AgentProcess(cfg_path, listen)
+    try:
+        wait_for(lambda: agent.metric('pantau_service_up{service="portal"}') == 1, 10, "portal up")
+        good = cfg_path.read_text()
+        cfg_path.write_text(good.replace("classification: esensial", "classification: penting"))
+        agent.signal(signal.SIGHUP)
+        wait_for(
+            lambda: agent.metric("pantau_config_last_reload_successful") == 0, 10, "reload failure"
+        )
+        assert "pantau.yaml:" in agent.log()  # the error names the file and line
+        assert agent.metric('pantau_service_up{service="portal"}') == 1  # old config still runs
+
+        cfg_path.write_text(
+            good.replace("services:\n", "services:\n" + http_service("second", target.url))
+        )
+        agent.signal(signal.SIGHUP)
+        wait_for(lambda: agent.metric("pantau_config_last_reload_successful") == 1, 10, "reload")
+        wait_for(
+            lambda: agent.metric('pantau_service_up{service="second"}') == 1, 10, "new service"
+        )
+        assert agent.service("portal")["state"] == "up"
+    finally:
+        assert agent.stop() == 0
+
+
+def test_restart_during_outage_continues_the_episode(tmp_path: Path, target: Target) -> None:
+    listen = f"127.0.0.1:{free_port()}"
+    data = tmp_path / "data"
+    cfg = write_config(
+        tmp_path / "pantau.yaml",
+        data_dir=data,
+        listen=listen,
+        services=http_service("portal", target.url),
+    )
+    target.status = 503
+    agent = AgentProcess(cfg, listen)
+    try:
+        wait_for(
+            lambda: agent.metric('pantau_service_up{service="portal"}') == 0, 10, "portal down"
+        )
+    finally:
+        assert agent.stop() == 0
+    agent = AgentProcess(cfg, listen)
+    try:
+        wait_for(
+            lambda: agent.service("portal")["state"] == "down", 10, "portal down after restart"
+        )
+    finally:
+        assert agent.stop() == 0
+    with sqlite3.connect(data / "pantau.db") as db:
+        states = [
+            r[0]
+            for r in db.execute(
+                "SELECT state FROM transitions WHERE service='portal' ORDER BY at, rowid"
+            )
+        ]
+    # One DOWN when the outage began, then at most an unknown gap and a resumed DOWN:
+    # never a fresh DOWN that would open a second episode after an UP.
+    assert states[0] == "down"
+    assert "up" not in states
+
+
+def test_agent_refuses_to_start_on_bad_config(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    cfg = tmp_path / "pantau.yaml"
+    cfg.write_text("agent: {name: x}\nservices:\n  - id: a\n    timout: 1s\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "agent", "run", "-c", str(cfg)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert proc.returncode == 2
+    assert f"{cfg}:4:5 services[0].timout: unknown key" in proc.stderr
