@@ -124,7 +124,7 @@ def status(config_path: Path, as_json: bool) -> None:
         fail(
             f"no store at {db}: has `pantau run` been started with this configuration?", EXIT_FAILED
         )
-    with Store.open(Path(config.agent.data_dir)) as store:
+    with Store.open(Path(config.agent.data_dir), quick_check=False, recover_corrupt=False) as store:
         doc = status_document(store, config, SystemClock().now())
     if as_json:
         click.echo(json.dumps(doc, indent=2, ensure_ascii=False))

@@ -1,0 +1,115 @@
+"""FAULTS row 11: the disk fills up under the store, then space returns."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from agent.clock import FakeClock
+from agent.store import Store
+from agent.store_writer import StoreWriter
+from tests.conftest import IN_CI
+from tests.store.conftest import at, make_round
+
+
+def _run(*cmd: str) -> None:
+    subprocess.run(cmd, check=True, capture_output=True, timeout=30)
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 2 MiB file system: tmpfs, or an ext4 loop file where tmpfs cannot be mounted."""
+    mnt = tmp_path / "disk"
+    mnt.mkdir()
+    try:
+        _run("mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mnt))
+    except (OSError, subprocess.SubprocessError) as tmpfs_exc:
+        image = tmp_path / "disk.img"
+        try:
+            with image.open("wb") as f:
+                f.truncate(4 * 1024 * 1024)
+            _run("mkfs.ext4", "-q", "-F", str(image))
+            _run("mount", "-o", "loop", str(image), str(mnt))
+        except (OSError, subprocess.SubprocessError) as loop_exc:
+            message = f"cannot create a small file system: {tmpfs_exc!r}; {loop_exc!r}"
+            if IN_CI:
+                pytest.fail(message)
+            pytest.skip(message)
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", str(mnt)], capture_output=True, timeout=30, check=False)
+
+
+def _fill(directory: Path) -> Path:
+    """Write a file until the file system reports ENOSPC; return it."""
+    filler = directory / "filler"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        for chunk in (65536, 4096, 512, 1):
+            with contextlib.suppress(OSError):
+                while True:
+                    os.write(fd, b"\0" * chunk)
+        with pytest.raises(OSError, match="No space left") as info:
+            os.write(fd, b"\0")
+        assert info.value.errno == errno.ENOSPC
+    finally:
+        os.close(fd)
+    return filler
+
+
+def _wait(condition: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_full_disk_degrades_health_buffers_and_recovers(small_disk: Path, clock: FakeClock) -> None:
+    assert shutil.disk_usage(small_disk).total <= 4 * 1024 * 1024
+    reader = Store.open(small_disk, clock=clock)
+    writer = StoreWriter(
+        reader.path,
+        clock=clock,
+        batch_interval=0.05,
+        min_backoff=0.05,
+        max_backoff=0.3,
+    ).start()
+    try:
+        writer.append_rounds([make_round("a", at(i)) for i in range(10)])
+        assert writer.flush(5.0)
+        filler = _fill(small_disk)
+
+        # ~300 KB of rounds: far more than the WAL has room for
+        expected = 10
+        for i in range(100):
+            writer.append_rounds(
+                [make_round("a", at(10 + i * 5 + j), detail="x" * 500) for j in range(5)]
+            )
+            expected += 5
+        assert _wait(lambda: writer.storage_errors_total > 0, 10.0)
+        assert not writer.healthy
+        assert "full" in (writer.last_error or "")
+        # the database stays readable while writes fail
+        assert len(reader.rounds("a", at(0), at(10))) == 10
+        assert not writer.flush(0.5)  # nothing lands while the disk is full
+
+        filler.unlink()
+        assert writer.flush(15.0)
+        assert writer.healthy
+        assert len(reader.rounds("a", at(0), at(1000))) == expected  # nothing lost
+        assert writer.storage_dropped_total == 0
+        assert reader.integrity_check() == []
+    finally:
+        writer.close(5.0)
+        reader.close()
