@@ -52,6 +52,7 @@ log = logging.getLogger("pantau.agent")
 #: A wall-clock step larger than this between two checks is counted as a clock jump.
 CLOCK_JUMP_THRESHOLD = 5.0
 HOUSEKEEPING_INTERVAL = 60.0
+RETENTION_EVERY = 86_400.0
 
 
 @dataclass
@@ -85,6 +86,7 @@ class Agent:
         self._reported_storage_errors = 0
         self._reported_storage_dropped = 0
         self._background: set[asyncio.Task[None]] = set()
+        self._last_retention: float | None = None
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -375,6 +377,14 @@ class Agent:
                     sid, availability_ratio=ratio, target_ratio=target, downtime_seconds_total=down
                 )
         self._save_states()
+        mono = self.clock.monotonic()
+        if self._last_retention is None or mono - self._last_retention >= RETENTION_EVERY:
+            self._last_retention = mono
+            # Deletes in small batches with pauses, so probing is never blocked (FAULTS 14).
+            result = await asyncio.to_thread(
+                self.store.apply_retention, now, raw_retention=self.config.agent.retention
+            )
+            log.info("retention: %s", result)
 
     def _availability(
         self, settings: list[ServiceSettings], zone: ZoneInfo, now: datetime
