@@ -1,0 +1,165 @@
+"""Indonesian text of the report, shared by the model, the CSV and the PDF.
+
+Number, duration and period formatting, the causes of a missed target and capacity advice.
+Pure functions, no I/O. Numbers are rounded in decimal (``0.125`` → ``0.13``, not ``0.12`` as
+binary floats would give); Indonesian prose uses ``,`` for decimals and ``.`` for thousands.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from typing import TYPE_CHECKING
+
+from agent.errors import ReportError
+
+if TYPE_CHECKING:  # the model imports this module: no runtime cycle
+    from exporters.report_model import ServiceReport
+
+#: CLDR ``id`` abbreviated month names: the Pedoman writes periods as ``Sep-2024``.
+MONTH_ABBR = ("Jan", "Feb", "Mar", "Apr", "Mei", "Jun", "Jul", "Agu", "Sep", "Okt", "Nov", "Des")
+MONTH_NAME = (
+    "Januari", "Februari", "Maret", "April", "Mei", "Juni",
+    "Juli", "Agustus", "September", "Oktober", "November", "Desember",
+)  # fmt: skip
+
+
+def format_period(year: int, month: int) -> str:
+    """``(2024, 9)`` → ``'Sep-2024'`` (the Pedoman's Periode)."""
+    if not 1 <= month <= 12:
+        raise ReportError(f"month {month} is not 1..12 (period {year}-{month:02d})")
+    return f"{MONTH_ABBR[month - 1]}-{year:04d}"
+
+
+def format_number(
+    value: float, places: int, *, decimal_mark: str = ".", group: str = "", floor: bool = False
+) -> str:
+    """Fixed-point text without binary rounding surprises (``0.125`` → ``0.13``).
+
+    Rounds half up, or toward minus infinity with ``floor`` (used for availability, so a month
+    with any downtime never shows ``100.000`` and a missed target never shows as reached).
+    ``group`` is the thousands separator (``'.'`` in Indonesian prose, none in CSV).
+    """
+    if not math.isfinite(value):
+        raise ReportError(f"cannot format {value!r} as a number in a report")
+    quantum = Decimal(1).scaleb(-places)
+    # repr() is the shortest text that round-trips, so 0.1 is 0.1 and not 0.1000000000000000055.
+    exact = Decimal(repr(float(value)))
+    if floor:
+        # Absorb float noise: 99.5 computed as 99.49999999999999 must still floor to 99.500.
+        exact += Decimal("1e-9")
+    text = f"{exact.quantize(quantum, ROUND_FLOOR if floor else ROUND_HALF_UP):,f}"
+    if text.startswith("-") and Decimal(text.replace(",", "")) == 0:
+        text = text[1:]  # "-0.00" reads like a negative outage
+    integer, _, fraction = text.partition(".")
+    integer = integer.replace(",", group)
+    return f"{integer}{decimal_mark}{fraction}" if fraction else integer
+
+
+def availability_shown(pct: float) -> Decimal:
+    """The realisation as the report shows it: floored to 3 decimals."""
+    return Decimal(format_number(pct, 3, floor=True))
+
+
+def minutes(td: timedelta) -> float:
+    """A duration in minutes (15 s → 0.25)."""
+    return td.total_seconds() / 60.0
+
+
+def hours(td: timedelta) -> float:
+    """A duration in hours."""
+    return td.total_seconds() / 3600.0
+
+
+def human_duration(td: timedelta) -> str:
+    """``'2 jam 5 menit'``, ``'3 hari 4 jam'``, ``'15 detik'`` (rounded down to the unit)."""
+    seconds = int(td.total_seconds())
+    if seconds < 60:
+        return f"{max(seconds, 0)} detik"
+    days, rest = divmod(seconds, 86_400)
+    hrs, rest = divmod(rest, 3600)
+    mins = rest // 60
+    if days:
+        return f"{days} hari {hrs} jam" if hrs else f"{days} hari"
+    if hrs:
+        return f"{hrs} jam {mins} menit" if mins else f"{hrs} jam"
+    return f"{mins} menit"
+
+
+def num_id(value: float, places: int) -> str:
+    """Indonesian decimal text: ``1440.5`` → ``'1.440,50'`` with 2 places."""
+    return format_number(value, places, decimal_mark=",", group=".")
+
+
+def format_bytes(value: float) -> str:
+    """Binary units in Indonesian notation: ``1.5 * 2**30`` → ``'1,5 GiB'``."""
+    size = float(value)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(size) < 1024 or unit == "TiB":
+            return f"{num_id(size, 0 if unit == 'B' else 1)} {unit}"
+        size /= 1024
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+#: p95 utilisation above this is "sustained pressure" worth a capacity note.
+PRESSURE_PCT = 80.0
+#: A filesystem expected to fill within this many days gets a capacity note (a procurement
+#: cycle in local government takes about a quarter).
+FULL_HORIZON_DAYS = 90.0
+#: A filesystem this full gets a note even when it is not growing.
+FULL_WARN_PCT = 90.0
+
+
+def missed_target_causes(s: ServiceReport) -> list[str]:
+    """Operator-written causes; without them, when the target was missed, the month's
+    gangguan causes ordered by the downtime they brought (longest first)."""
+    if s.causes:
+        return list(s.causes)
+    if s.availability.met is not False:
+        return []
+    totals: dict[str, tuple[int, timedelta]] = {}
+    for g in s.gangguan:
+        cause = g.cause.strip() or "penyebab belum dicatat"
+        count, total = totals.get(cause, (0, timedelta(0)))
+        totals[cause] = (count + 1, total + g.duration)
+    ranked = sorted(totals.items(), key=lambda kv: (-kv[1][1], kv[0]))
+    return [f"{cause} ({count}×, {human_duration(total)})" for cause, (count, total) in ranked]
+
+
+def capacity_advice(s: ServiceReport) -> list[str]:
+    """Saran peningkatan kapasitas from the month's figures (Indonesian prose)."""
+    advice: list[str] = []
+    for fs in s.filesystems:
+        days, pct = fs.days_until_full, fs.used_pct
+        if days is not None and days <= FULL_HORIZON_DAYS:
+            advice.append(
+                f"Filesystem {fs.mountpoint} diperkirakan penuh dalam ±{num_id(days, 0)} hari "
+                f"(bertambah {format_bytes(fs.growth_bytes_per_day)}/hari, terpakai "
+                f"{num_id(pct or 0.0, 1)} %): tambah kapasitas atau kurangi data."
+            )
+        elif pct is not None and pct >= FULL_WARN_PCT:
+            advice.append(
+                f"Filesystem {fs.mountpoint} terpakai {num_id(pct, 1)} %: sediakan ruang cadangan."
+            )
+    u = s.utilisation
+    if u is not None:
+        for label, metric, what in (
+            ("CPU", u.cpu, "tambah vCPU atau optimalkan beban"),
+            ("RAM", u.ram, "tambah memori atau periksa kebocoran memori"),
+        ):
+            if metric is not None and metric.p95 is not None and metric.p95 > PRESSURE_PCT:
+                advice.append(
+                    f"{label} p95 {num_id(metric.p95, 1)} % (> {num_id(PRESSURE_PCT, 0)} %): "
+                    f"beban tinggi berkelanjutan, {what}."
+                )
+        bw, cap = u.bandwidth, u.link_capacity_mbps
+        if bw is not None and bw.p95 is not None and cap:
+            share = 100.0 * bw.p95 / cap
+            if share > PRESSURE_PCT:
+                advice.append(
+                    f"Bandwidth p95 {num_id(bw.p95, 1)} Mbps = {num_id(share, 1)} % dari "
+                    f"kapasitas {num_id(cap, 0)} Mbps: pertimbangkan penambahan kapasitas "
+                    "jaringan."
+                )
+    return advice
