@@ -135,6 +135,27 @@ def status(config_path: Path, as_json: bool) -> None:
         click.echo(line)
 
 
+@main.command()
+@config_option
+@click.option(
+    "--job", default="pantau", show_default=True, help="Prometheus job name of the agents."
+)
+def rules(config_path: Path, job: str) -> None:
+    """Print Prometheus recording and alerting rules (promtool-valid YAML)."""
+    from exporters.rules import render_rules
+
+    click.echo(render_rules(load_or_exit(config_path), job=job), nl=False)
+
+
+@main.command()
+@config_option
+def dashboard(config_path: Path) -> None:
+    """Print the Grafana dashboard JSON."""
+    from exporters.dashboard import render_dashboard
+
+    click.echo(render_dashboard(load_or_exit(config_path)), nl=False)
+
+
 def run_cli() -> None:
     """Entry point that turns unexpected pantau errors into exit code 2 with a message."""
     try:
