@@ -1,0 +1,88 @@
+"""Calendar periods in the report zone: WIB (UTC+7), WITA (UTC+8), WIT (UTC+9)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from agent.availability import (
+    month_bounds,
+    parse_period,
+    period_label,
+    period_of,
+    previous_months,
+)
+from agent.errors import ReportError
+
+WIB, WITA, WIT = ZoneInfo("Asia/Jakarta"), ZoneInfo("Asia/Makassar"), ZoneInfo("Asia/Jayapura")
+
+
+@pytest.mark.parametrize(
+    ("zone", "start", "end"),
+    [
+        # local midnight minus the offset: 1 Feb 00:00 WIB = 31 Jan 17:00Z, 1 Mar = 28 Feb 17:00Z
+        (WIB, datetime(2026, 1, 31, 17, tzinfo=UTC), datetime(2026, 2, 28, 17, tzinfo=UTC)),
+        (WITA, datetime(2026, 1, 31, 16, tzinfo=UTC), datetime(2026, 2, 28, 16, tzinfo=UTC)),
+        (WIT, datetime(2026, 1, 31, 15, tzinfo=UTC), datetime(2026, 2, 28, 15, tzinfo=UTC)),
+    ],
+)
+def test_month_bounds_are_local_midnights_in_utc(
+    zone: ZoneInfo, start: datetime, end: datetime
+) -> None:
+    got = month_bounds(2026, 2, zone)
+    assert got == (start, end)
+    assert all(t.tzinfo is UTC for t in got)
+
+
+def test_december_runs_into_january_of_the_next_year() -> None:
+    start, end = month_bounds(2024, 12, WIB)
+    assert end == datetime(2024, 12, 31, 17, tzinfo=UTC)  # 1 Jan 2025 00:00 WIB
+    assert (end - start).days == 31
+
+
+def test_leap_february_has_29_days() -> None:
+    start, end = month_bounds(2024, 2, WIT)
+    assert (end - start).total_seconds() == 29 * 86_400
+
+
+@pytest.mark.parametrize(
+    ("ts", "zone", "period"),
+    [
+        (datetime(2026, 1, 31, 17, 30, tzinfo=UTC), WIB, (2026, 2)),  # 00:30 WIB on 1 Feb
+        (datetime(2026, 1, 31, 16, 30, tzinfo=UTC), WIB, (2026, 1)),  # 23:30 WIB on 31 Jan
+        (datetime(2026, 1, 31, 16, 30, tzinfo=UTC), WITA, (2026, 2)),  # 00:30 WITA
+        (datetime(2026, 1, 31, 15, 30, tzinfo=UTC), WITA, (2026, 1)),  # 23:30 WITA
+        (datetime(2026, 1, 31, 15, 30, tzinfo=UTC), WIT, (2026, 2)),  # 00:30 WIT
+        (datetime(2026, 1, 31, 17, 30, tzinfo=UTC), ZoneInfo("UTC"), (2026, 1)),
+    ],
+)
+def test_period_of_uses_the_report_zone(
+    ts: datetime, zone: ZoneInfo, period: tuple[int, int]
+) -> None:
+    assert period_of(ts, zone) == period
+
+
+def test_parse_period_accepts_year_dash_month() -> None:
+    assert parse_period("2024-09") == (2024, 9)
+    assert parse_period(" 2025-12 ") == (2025, 12)
+
+
+@pytest.mark.parametrize("bad", ["2024-13", "2024-00", "2024-9", "Sep-2024", "24-09", ""])
+def test_parse_period_rejects_anything_else_with_a_hint(bad: str) -> None:
+    with pytest.raises(ReportError, match=r"use YYYY-MM, e\.g\. 2024-09"):
+        parse_period(bad)
+
+
+@pytest.mark.parametrize(
+    ("month", "label"),
+    [(9, "Sep-2024"), (5, "Mei-2024"), (8, "Agu-2024"), (10, "Okt-2024"), (12, "Des-2024")],
+)
+def test_period_label_uses_indonesian_month_abbreviations(month: int, label: str) -> None:
+    assert period_label(2024, month) == label
+
+
+def test_previous_months_cross_the_year() -> None:
+    assert previous_months(2025, 2, 4) == [(2024, 11), (2024, 12), (2025, 1), (2025, 2)]
+    assert len(previous_months(2025, 2, 12)) == 12
