@@ -33,7 +33,7 @@ from agent.availability import (
     monthly_series,
     previous_months,
 )
-from agent.incidents import episodes_from_transitions
+from agent.episodes import episodes_from_transitions
 from agent.model import State, Transition
 
 TZ = ZoneInfo("Asia/Jakarta")

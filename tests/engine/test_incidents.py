@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from agent.availability import compute_availability, month_bounds
 from agent.config import WorkingHours
+from agent.episodes import episodes_from_transitions
 from agent.incidents import (
     Gangguan,
     IncidentError,
@@ -19,7 +20,6 @@ from agent.incidents import (
     add_note,
     close,
     detection_latency,
-    episodes_from_transitions,
     in_period,
     overrides_from_tickets,
     reclassify,
