@@ -65,9 +65,6 @@ FORM_FIELDS: tuple[str, ...] = (
 )
 REPORTER = "pantau (agen pemantauan)"
 METHOD = "Pemantauan otomatis"
-_BAD = (State.DOWN, State.DEGRADED)
-#: Transition reasons that are the state machine's bookkeeping, not a failing check's reason.
-_NOT_CAUSES = frozenset({"", "resumed", "no_data", "agent_isolated"})
 
 
 class IncidentError(PantauError):
