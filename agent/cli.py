@@ -156,6 +156,109 @@ def dashboard(config_path: Path) -> None:
     click.echo(render_dashboard(load_or_exit(config_path)), nl=False)
 
 
+@main.command()
+@config_option
+@click.option("--period", required=True, help="Month YYYY-MM in the configured zone.")
+@click.option(
+    "--csv",
+    "csv_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the form fields as CSV.",
+)
+@click.option(
+    "--excel", is_flag=True, help="CSV in the Indonesian Excel dialect (BOM, ';', decimal comma)."
+)
+def incidents(config_path: Path, period: str, csv_path: Path | None, excel: bool) -> None:
+    """List the month's gangguan tickets (optionally as CSV with every form field)."""
+    from zoneinfo import ZoneInfo
+
+    from agent.clock import SystemClock
+    from agent.incident_cmd import month_tickets, tickets_table
+
+    config = load_or_exit(config_path)
+    zone = ZoneInfo(config.agent.timezone)
+    now = SystemClock().now()
+    tickets = month_tickets(config, period)
+    if csv_path is not None:
+        from exporters.incidents_csv import write_incidents_csv
+
+        write_incidents_csv(
+            tickets,
+            csv_path,
+            tz=zone,
+            working_hours=config.agent.working_hours,
+            now=now,
+            excel=excel,
+        )
+        click.echo(f"{len(tickets)} gangguan written to {csv_path}")
+        return
+    if not tickets:
+        click.echo(f"no gangguan in {period}")
+        return
+    for line in tickets_table(tickets, zone, now):
+        click.echo(line)
+
+
+@main.group()
+def incident() -> None:
+    """Handle one gangguan ticket: ack, note, cause, close, reclassify."""
+
+
+@incident.command("ack")
+@config_option
+@click.argument("ticket")
+@click.argument("text", required=False, default="")
+def incident_ack(config_path: Path, ticket: str, text: str) -> None:
+    """Acknowledge TICKET (the response time is ack − start); TEXT is an optional note."""
+    from agent.incident_cmd import run_action
+
+    run_action(load_or_exit(config_path), ticket, "ack", text)
+
+
+@incident.command("note")
+@config_option
+@click.argument("ticket")
+@click.argument("text")
+def incident_note(config_path: Path, ticket: str, text: str) -> None:
+    """Add a note to TICKET."""
+    from agent.incident_cmd import run_action
+
+    run_action(load_or_exit(config_path), ticket, "note", text)
+
+
+@incident.command("cause")
+@config_option
+@click.argument("ticket")
+@click.argument("text")
+def incident_cause(config_path: Path, ticket: str, text: str) -> None:
+    """Record the cause (Penyebab) of TICKET; it appears in the monthly report."""
+    from agent.incident_cmd import run_action
+
+    run_action(load_or_exit(config_path), ticket, "cause", text)
+
+
+@incident.command("close")
+@config_option
+@click.argument("ticket")
+def incident_close(config_path: Path, ticket: str) -> None:
+    """Close TICKET after its recovery was verified."""
+    from agent.incident_cmd import run_action
+
+    run_action(load_or_exit(config_path), ticket, "close", "")
+
+
+@incident.command("reclassify")
+@config_option
+@click.argument("ticket")
+@click.option("--as", "as_", required=True, type=click.Choice(["maintenance", "false-positive"]))
+@click.option("--reason", required=True, help="Why (kept in the audit trail and the report).")
+def incident_reclassify(config_path: Path, ticket: str, as_: str, reason: str) -> None:
+    """Count TICKET's time as maintenance or as up (false positive); audited."""
+    from agent.incident_cmd import run_action
+
+    run_action(load_or_exit(config_path), ticket, "reclassify", reason, as_)
+
+
 def run_cli() -> None:
     """Entry point that turns unexpected pantau errors into exit code 2 with a message."""
     try:

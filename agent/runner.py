@@ -33,9 +33,11 @@ from agent.clock import Clock, SystemClock
 from agent.config import Config, Host
 from agent.errors import ConfigError, PantauError
 from agent.http_app import start_server
+from agent.incident_tracker import IncidentTracker
 from agent.katalog import ServiceSettings, all_settings
 from agent.loader import load_config
 from agent.model import State
+from agent.pedoman import Impact
 from agent.scheduler import Scheduler
 from agent.service_runner import ServiceRunner
 from agent.statemachine import MachineState
@@ -45,6 +47,8 @@ from agent.store_records import FsUsage
 from agent.store_writer import StoreWriter
 from agent.webconfig import WebConfig, load_web_config
 from exporters.metrics import MetricsCache
+from probes.base import Probe
+from probes.factory import build_probe
 from probes.host import HostSampler, HostSnapshot
 
 log = logging.getLogger("pantau.agent")
@@ -87,6 +91,9 @@ class Agent:
         self._reported_storage_dropped = 0
         self._background: set[asyncio.Task[None]] = set()
         self._last_retention: float | None = None
+        self.incidents = IncidentTracker(config.agent.name, ZoneInfo(config.agent.timezone), {})
+        self._connectivity: list[Probe] = []
+        self.isolated = False
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -112,7 +119,11 @@ class Agent:
         )
         self.scheduler = Scheduler(cfg.agent.max_concurrency)
         states = await asyncio.to_thread(self.store.load_machine_states)
+        self.incidents.configure(cfg.agent.name, ZoneInfo(cfg.agent.timezone), all_settings(cfg))
+        await asyncio.to_thread(self.incidents.load, self.store, self.clock.now())
+        self._publish_incidents()
         self._apply_services(cfg, states)
+        self._apply_connectivity(cfg)
         self._apply_hosts(cfg)
         self.scheduler.add(
             "_housekeeping", HOUSEKEEPING_INTERVAL, self._housekeeping, first_delay=1.0
@@ -139,6 +150,8 @@ class Agent:
             await self._http.cleanup()
         for runner in self.services.values():
             await runner.aclose()
+        for probe in self._connectivity:
+            await probe.aclose()
         if self.writer is not None:
             self._save_states()
             ok = await asyncio.to_thread(self.writer.close, 10.0)
@@ -190,7 +203,9 @@ class Agent:
         self.config = new
         self.web_config = web_config
         self.metrics.apply_config(new)
+        self.incidents.configure(new.agent.name, ZoneInfo(new.agent.timezone), all_settings(new))
         self._apply_services(new, {})
+        self._apply_connectivity(new)
         self._apply_hosts(new)
         self.metrics.set_agent(
             config_reload_successful=True, config_reload_success_timestamp=time.time()
@@ -226,6 +241,49 @@ class Agent:
             self.services[sid] = runner
             self.scheduler.add(sid, settings.interval.total_seconds(), self._round_job(sid))
 
+    def _apply_connectivity(self, cfg: Config) -> None:
+        """(Re)build the agent's own connectivity checks; isolation makes rounds unknown."""
+        assert self.scheduler is not None
+        old = self._connectivity
+        timeout = cfg.defaults.timeout.total_seconds()
+        self._connectivity = [
+            build_probe(
+                c, timeout=timeout, max_body_bytes=cfg.defaults.max_body_bytes, clock=self.clock
+            )
+            for c in cfg.agent.connectivity
+        ]
+        for probe in old:
+            self._spawn(probe.aclose())
+        if self._connectivity:
+            self.scheduler.add(
+                "_connectivity",
+                cfg.defaults.interval.total_seconds(),
+                self._check_connectivity,
+                first_delay=0.0,
+            )
+        else:
+            self.scheduler.remove("_connectivity")
+            self.isolated = False
+
+    async def _check_connectivity(self) -> None:
+        probes = list(self._connectivity)
+        if not probes:
+            return
+        results = await asyncio.gather(*(p.run() for p in probes), return_exceptions=True)
+        isolated = all(isinstance(r, BaseException) or not r.success for r in results)
+        if isolated != self.isolated:
+            log.warning(
+                "agent connectivity %s: rounds that fail meanwhile are recorded as unknown",
+                "lost" if isolated else "restored",
+            )
+        self.isolated = isolated
+
+    def _publish_incidents(self) -> None:
+        counts: dict[tuple[str, int | str], int] = {}
+        for g in self.incidents.open_tickets():
+            counts[(g.service, g.priority)] = counts.get((g.service, g.priority), 0) + 1
+        self.metrics.set_incidents_open(counts)
+
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coro)
         self._background.add(task)
@@ -253,12 +311,16 @@ class Agent:
             runner = self.services.get(sid)
             if runner is None:
                 return
-            rnd, transitions = await runner.run_round()
+            rnd, transitions = await runner.run_round(isolated=self.isolated)
             assert self.writer is not None
             self.writer.append_rounds([rnd])
             if transitions:
                 self.writer.append_transitions(transitions)
                 self.writer.save_machine_states({sid: runner.machine.state.to_json()})
+                changed = self.incidents.feed(sid, transitions, self.clock.now())
+                if changed:
+                    self.incidents.submit(self.writer, changed)
+                    self._publish_incidents()
             self._publish_round(runner)
 
         return job
@@ -282,14 +344,19 @@ class Agent:
             State.MAINTENANCE if in_maintenance(runner.settings, now) else runner.current_state(now)
         )
         confirmed = runner.machine.current
+        ticket = self.incidents.open_ticket(runner.id)
+        # The outage runs from the episode's first bad round, across restarts (FAULTS 23).
         outage = 0.0
-        if confirmed in (State.DOWN, State.DEGRADED) and runner.machine.state.since is not None:
-            outage = max(0.0, (now - runner.machine.state.since).total_seconds())
+        if ticket is not None and ticket.impact is Impact.MAJOR:
+            outage = max(0.0, (now - ticket.start).total_seconds())
+        rto = runner.settings.service.rto
         self.metrics.update_service(
             runner.id,
             state=state.value,
             up=None if confirmed is State.UNKNOWN else confirmed is not State.DOWN,
-            outage_seconds=outage if confirmed is State.DOWN else 0.0,
+            outage_seconds=outage,
+            rto_breached=None if rto is None else outage > rto.total_seconds(),
+            flapping=bool(ticket and ticket.flapping),
         )
 
     def _host_job(self, hid: str) -> Any:

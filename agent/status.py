@@ -15,6 +15,7 @@ from agent.availability import (
     period_of,
 )
 from agent.config import Config
+from agent.incidents import Gangguan, overrides_from_tickets
 from agent.katalog import ServiceSettings, all_settings
 from agent.model import State
 from agent.store import Store
@@ -38,6 +39,7 @@ def month_to_date(
     year, month = period_of(now, zone)
     start, end = month_bounds(year, month, zone)
     transitions = store.transitions(settings.id, start, end)
+    tickets = [Gangguan.from_json(r.blob) for r in store.incidents(settings.id, start, end)]
     intervals = intervals_from_transitions(
         transitions,
         last_round_at=store.last_round_at(settings.id),
@@ -47,7 +49,7 @@ def month_to_date(
     return compute_availability(
         intervals,
         maintenance_windows(settings),
-        [],
+        overrides_from_tickets(tickets, now),
         start,
         end,
         now,

@@ -237,7 +237,12 @@ def open_database(
     """
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        problem = _header_problem(path)
+        # Reading the header opens and closes the file, and closing any descriptor of a file
+        # drops every POSIX lock this process holds on it, including those of other SQLite
+        # connections: another process would then take itself for the last connection and
+        # delete the live WAL. So only the first open of a process (the agent at start-up,
+        # with ``recover``) reads it; other opens rely on SQLite's own errors.
+        problem = _header_problem(path) if recover else None
         conn: sqlite3.Connection | None = None
         if problem is None:
             try:

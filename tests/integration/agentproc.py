@@ -78,7 +78,16 @@ class AgentProcess:
         self.log_path = config.parent / f"agent-{time.monotonic_ns()}.log"
         self._log = self.log_path.open("wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "agent", "run", "-c", str(config)],
+            [
+                sys.executable,
+                "-m",
+                "agent",
+                "run",
+                "-c",
+                str(config),
+                "--log-level",
+                os.environ.get("PANTAU_TEST_LOG_LEVEL", "info"),
+            ],
             stdout=self._log,
             stderr=subprocess.STDOUT,
             env={**os.environ, **(env or {})},

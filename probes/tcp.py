@@ -1,0 +1,107 @@
+"""TCP probe: a connection to ``host:port`` is accepted within the timeout.
+
+A closed port answers with RST and fails ``connection_refused`` at once; a filtered port
+(SYN dropped) fails ``timeout`` at the deadline. Host names are resolved on the bounded
+resolver pool of :mod:`probes.dns`, not on the loop's shared default executor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import socket
+from datetime import datetime
+
+from agent.clock import Clock
+from agent.config import TcpCheck
+from probes.base import Outcome, ProbeResult
+from probes.dns import resolve_system
+from probes.reasons import reason_for
+
+__all__ = ["TcpProbe", "split_host_port"]
+
+
+def split_host_port(address: str) -> tuple[str, int]:
+    """``"[::1]:80"`` → ``("::1", 80)``; ``"db:5432"`` → ``("db", 5432)``."""
+    host, _, port = address.rpartition(":")
+    return host.strip("[]"), int(port)
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+class TcpProbe:
+    """Connect, then close at once (no payload is sent)."""
+
+    kind = "tcp"
+
+    def __init__(self, check: TcpCheck, *, timeout: float, clock: Clock) -> None:
+        self._check = check
+        self._host, self._port = split_host_port(check.address)
+        self._timeout = timeout
+        self._clock = clock
+
+    async def run(self) -> ProbeResult:
+        """Connect once; never raises."""
+        started_at = self._clock.now()
+        start = self._clock.monotonic()
+        try:
+            async with asyncio.timeout(self._timeout):
+                await self._connect()
+        except Exception as exc:  # a down target is data: map every failure to a reason
+            return self._down(started_at, start, reason_for(exc), _describe(exc))
+        latency = self._clock.monotonic() - start
+        outcome, reason = Outcome.UP, ""
+        slow = self._check.degraded_latency
+        if slow is not None and latency > slow.total_seconds():
+            outcome, reason = Outcome.DEGRADED, "slow"
+        return ProbeResult(outcome=outcome, started_at=started_at, latency=latency, reason=reason)
+
+    async def _connect(self) -> None:
+        if _is_ip(self._host):
+            addresses = [self._host]
+        else:
+            addresses = await resolve_system(
+                self._host, self._port, socket.AF_UNSPEC, self._timeout
+            )
+        last: OSError | None = None
+        # Try each address in resolver order (like a browser without happy eyeballs): a dead
+        # IPv6 route must not hide a working IPv4 one; the overall deadline bounds the loop.
+        for address in addresses:
+            try:
+                _, writer = await asyncio.open_connection(address, self._port)
+            except OSError as exc:
+                last = exc
+                continue
+            writer.close()
+            with contextlib.suppress(OSError):  # a reset on close: the connect succeeded
+                await writer.wait_closed()
+            return
+        if last is not None:
+            raise last
+        raise socket.gaierror(socket.EAI_NONAME, "no addresses")
+
+    async def aclose(self) -> None:
+        """Nothing to release: every run opens and closes its own socket."""
+
+    def _down(self, started_at: datetime, start: float, reason: str, detail: str) -> ProbeResult:
+        return ProbeResult(
+            outcome=Outcome.DOWN,
+            started_at=started_at,
+            latency=self._clock.monotonic() - start,
+            reason=reason,
+            detail=detail,
+        )
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, TimeoutError):
+        return "no answer in time"
+    text = str(exc) or type(exc).__name__
+    return f"{type(exc).__name__}: {text}"[:200]
