@@ -259,6 +259,59 @@ def incident_reclassify(config_path: Path, ticket: str, as_: str, reason: str) -
     run_action(load_or_exit(config_path), ticket, "reclassify", reason, as_)
 
 
+@main.group()
+def backup() -> None:
+    """Backups reported by scripts."""
+
+
+@backup.command("mark")
+@config_option
+@click.argument("service")
+@click.option("--at", "at_text", help="When the backup finished (ISO 8601; default now).")
+@click.option("--size", type=click.IntRange(min=0), help="Backup size in bytes.")
+def backup_mark(config_path: Path, service: str, at_text: str | None, size: int | None) -> None:
+    """Record a finished backup of SERVICE (its push source), for scripts without HTTP."""
+    from agent.drp_cmd import mark_backup
+
+    record = mark_backup(load_or_exit(config_path), service, at_text, size)
+    click.echo(
+        f"{record.service}/{record.source}: backup at {record.finished_at.isoformat()} recorded"
+    )
+
+
+@main.group()
+def drill() -> None:
+    """Restore drills (Pemulihan Layanan): run one now or record one done by hand."""
+
+
+@drill.command("run")
+@config_option
+@click.argument("service")
+def drill_run(config_path: Path, service: str) -> None:
+    """Restore SERVICE's newest snapshot into a scratch dir, verify, record (exit 1 on failure)."""
+    from agent.drp_cmd import print_drill, run_drill_now
+
+    print_drill(run_drill_now(load_or_exit(config_path), service))
+
+
+@drill.command("record")
+@config_option
+@click.argument("service")
+@click.option("--started", required=True, help="When the restore started (ISO 8601).")
+@click.option("--restored", required=True, help="When the service was restored (ISO 8601).")
+@click.option("--data-as-of", help="Time of the restored data (ISO 8601).")
+@click.option("--note", default="", help="Free text kept with the drill.")
+def drill_record(
+    config_path: Path, service: str, started: str, restored: str, data_as_of: str | None, note: str
+) -> None:
+    """Record a restore drill done by hand."""
+    from agent.drp_cmd import print_drill, record_manual_drill
+
+    print_drill(
+        record_manual_drill(load_or_exit(config_path), service, started, restored, data_as_of, note)
+    )
+
+
 def run_cli() -> None:
     """Entry point that turns unexpected pantau errors into exit code 2 with a message."""
     try:

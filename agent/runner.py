@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from agent import __version__
+from agent.backups import BackupMonitor
 from agent.clock import Clock, SystemClock
 from agent.config import Config, Host
 from agent.errors import ConfigError, PantauError
@@ -57,6 +58,7 @@ log = logging.getLogger("pantau.agent")
 CLOCK_JUMP_THRESHOLD = 5.0
 HOUSEKEEPING_INTERVAL = 60.0
 RETENTION_EVERY = 86_400.0
+MARKS_INTERVAL = 5.0  # how soon `pantau backup mark` (written to the store) shows in metrics
 
 
 @dataclass
@@ -93,6 +95,8 @@ class Agent:
         self._last_retention: float | None = None
         self.incidents = IncidentTracker(config.agent.name, ZoneInfo(config.agent.timezone), {})
         self._connectivity: list[Probe] = []
+        self.backups = BackupMonitor(self.clock, self.metrics)
+        self._backup_jobs: set[str] = set()
         self.isolated = False
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -124,11 +128,15 @@ class Agent:
         self._publish_incidents()
         self._apply_services(cfg, states)
         self._apply_connectivity(cfg)
+        self.backups.writer = self.writer
+        self._apply_backups(cfg)
+        await asyncio.to_thread(self.backups.load, self.store)
         self._apply_hosts(cfg)
         self.scheduler.add(
             "_housekeeping", HOUSEKEEPING_INTERVAL, self._housekeeping, first_delay=1.0
         )
         self.scheduler.add("_clockwatch", 1.0, self._watch_clock, first_delay=0.0)
+        self.scheduler.add("_marks", MARKS_INTERVAL, self._take_marks, first_delay=MARKS_INTERVAL)
         self._scheduler_task = asyncio.create_task(self.scheduler.run(), name="pantau-scheduler")
         self._http = await start_server(self, cfg.agent.listen, ssl_context)
         log.info(
@@ -206,6 +214,7 @@ class Agent:
         self.incidents.configure(new.agent.name, ZoneInfo(new.agent.timezone), all_settings(new))
         self._apply_services(new, {})
         self._apply_connectivity(new)
+        self._apply_backups(new)
         self._apply_hosts(new)
         self.metrics.set_agent(
             config_reload_successful=True, config_reload_success_timestamp=time.time()
@@ -240,6 +249,16 @@ class Agent:
                 self._spawn(old.aclose())
             self.services[sid] = runner
             self.scheduler.add(sid, settings.interval.total_seconds(), self._round_job(sid))
+
+    def _apply_backups(self, cfg: Config) -> None:
+        assert self.scheduler is not None
+        jobs = self.backups.configure(cfg, Path(self.config.agent.data_dir))
+        for job_id in self._backup_jobs - set(jobs):
+            self.scheduler.remove(job_id)
+        for job_id, (interval, job) in jobs.items():
+            if job_id not in self._backup_jobs:
+                self.scheduler.add(job_id, interval, job, first_delay=2.0)
+        self._backup_jobs = set(jobs)
 
     def _apply_connectivity(self, cfg: Config) -> None:
         """(Re)build the agent's own connectivity checks; isolation makes rounds unknown."""
@@ -404,6 +423,11 @@ class Agent:
         assert self.writer is not None
         self.writer.add_host_sample(snap.host, snap.taken_at, values, usage)
 
+    async def _take_marks(self) -> None:
+        assert self.store is not None
+        if self.backups.push_sources:
+            self.backups.take_marks(await asyncio.to_thread(self.backups.marked_since, self.store))
+
     async def _watch_clock(self) -> None:
         """Count wall-clock steps: the wall clock moved differently from the monotonic one."""
         wall, mono = self.clock.now().timestamp(), self.clock.monotonic()
@@ -444,6 +468,7 @@ class Agent:
                     sid, availability_ratio=ratio, target_ratio=target, downtime_seconds_total=down
                 )
         self._save_states()
+        self.backups.publish_all()
         mono = self.clock.monotonic()
         if self._last_retention is None or mono - self._last_retention >= RETENTION_EVERY:
             self._last_retention = mono
@@ -507,8 +532,8 @@ class Agent:
         return doc
 
     async def push_backup(self, service: str, body: bytes) -> tuple[int, dict[str, Any]]:
-        """Pushed backups arrive with the DRP wiring."""
-        return 404, {"error": f"service {service!r} has no push backup source"}
+        """``POST /api/v1/backups/{service}``: validate and record a finished backup."""
+        return self.backups.push(service, body)
 
 
 def run_agent(config_path: Path) -> int:
