@@ -82,7 +82,8 @@ def test_push_mark_files_and_rpo_after_restart(tmp_path: Path) -> None:
             "files RPO",
         )
         age = agent.metric('pantau_backup_age_seconds{service="files"}')
-        assert age is not None and abs(age - 3 * 3600) < 120
+        assert age is not None
+        assert abs(age - 3 * 3600) < 120
 
         finished = (datetime.now(UTC) - timedelta(hours=2)).isoformat()
         code, body = post(
