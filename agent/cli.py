@@ -259,6 +259,50 @@ def incident_reclassify(config_path: Path, ticket: str, as_: str, reason: str) -
     run_action(load_or_exit(config_path), ticket, "reclassify", reason, as_)
 
 
+@main.command()
+@config_option
+@click.option("--period", required=True, help="Month YYYY-MM in the configured zone.")
+@click.option("--format", "formats", default="csv,pdf", show_default=True, help="csv, pdf or both.")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+)
+@click.option("--service", "services", multiple=True, help="Only this service (repeatable).")
+@click.option(
+    "--excel", is_flag=True, help="CSV in the Indonesian Excel dialect (BOM, ';', decimal comma)."
+)
+@click.option(
+    "--source", type=click.Choice(["local", "prometheus"]), default="local", show_default=True
+)
+@click.option(
+    "--prometheus-url", help="With --source prometheus: the Prometheus (or compatible) URL."
+)
+def report(
+    config_path: Path,
+    period: str,
+    formats: str,
+    out_dir: Path,
+    services: tuple[str, ...],
+    excel: bool,
+    source: str,
+    prometheus_url: str | None,
+) -> None:
+    """Write the monthly Formulir Pemantauan dan Pemeliharaan Layanan (CSV and/or PDF)."""
+    from agent.report_cmd import run_report
+
+    config = load_or_exit(config_path)
+    chosen = [f.strip() for f in formats.split(",") if f.strip()]
+    bad = [f for f in chosen if f not in ("csv", "pdf")]
+    if bad or not chosen:
+        fail(f"--format: expected csv, pdf or csv,pdf, not {formats!r}")
+    if source == "prometheus" and not prometheus_url:
+        fail("--source prometheus needs --prometheus-url URL")
+    run_report(config, period, chosen, out_dir, list(services), excel, source, prometheus_url)
+
+
 @main.group()
 def backup() -> None:
     """Backups reported by scripts."""

@@ -38,6 +38,7 @@ from agent.incident_tracker import IncidentTracker
 from agent.katalog import ServiceSettings, all_settings
 from agent.loader import load_config
 from agent.model import State
+from agent.monthly import MonthlyReporter
 from agent.pedoman import Impact
 from agent.scheduler import Scheduler
 from agent.service_runner import ServiceRunner
@@ -97,6 +98,7 @@ class Agent:
         self._connectivity: list[Probe] = []
         self.backups = BackupMonitor(self.clock, self.metrics)
         self._backup_jobs: set[str] = set()
+        self.reporter: MonthlyReporter | None = None
         self.isolated = False
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -138,6 +140,9 @@ class Agent:
         self.scheduler.add("_clockwatch", 1.0, self._watch_clock, first_delay=0.0)
         self.scheduler.add("_marks", MARKS_INTERVAL, self._take_marks, first_delay=MARKS_INTERVAL)
         self._scheduler_task = asyncio.create_task(self.scheduler.run(), name="pantau-scheduler")
+        self.reporter = MonthlyReporter(self.store, self.clock)
+        self.reporter.configure(cfg)
+        self._spawn(self._report_catch_up())
         self._http = await start_server(self, cfg.agent.listen, ssl_context)
         log.info(
             "pantau %s started: %d services, %d hosts, listening on %s%s",
@@ -150,6 +155,8 @@ class Agent:
 
     async def stop(self) -> None:
         """Finish in-flight rounds, flush the store, stop serving."""
+        if self.reporter is not None:
+            self.reporter.shutdown()
         if self.scheduler is not None:
             await self.scheduler.stop(grace=5.0)
         if self._scheduler_task is not None:
@@ -215,6 +222,8 @@ class Agent:
         self._apply_services(new, {})
         self._apply_connectivity(new)
         self._apply_backups(new)
+        if self.reporter is not None:
+            self.reporter.configure(new)
         self._apply_hosts(new)
         self.metrics.set_agent(
             config_reload_successful=True, config_reload_success_timestamp=time.time()
@@ -422,6 +431,11 @@ class Agent:
         }
         assert self.writer is not None
         self.writer.add_host_sample(snap.host, snap.taken_at, values, usage)
+
+    async def _report_catch_up(self) -> None:
+        """A start after the scheduled time of the month writes the missed report once."""
+        if self.reporter is not None:
+            await self.reporter.run_due()
 
     async def _take_marks(self) -> None:
         assert self.store is not None
