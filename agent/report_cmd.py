@@ -33,13 +33,14 @@ def run_report(
         click.echo(f"pantau: --period: {exc}", err=True)
         sys.exit(2)
     now = SystemClock().now()
-    show = sys.stderr.isatty()
-    with click.progressbar(
+    bar_cm = click.progressbar(
         length=len(services) or len(config.services), label="Formulir", file=sys.stderr
-    ) as bar:
+    )
+    # A progress bar only on a terminal; scripts and cron get just the file names.
+    with bar_cm if sys.stderr.isatty() else contextlib.nullcontext() as bar:
 
         def progress(done: int, total: int) -> None:
-            if show and done:
+            if bar is not None and done:
                 bar.update(1)
 
         try:
