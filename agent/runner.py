@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from agent import __version__
+from agent.agent_views import AgentViews
 from agent.backups import BackupMonitor
 from agent.clock import Clock, SystemClock
 from agent.config import Config, Host
@@ -37,21 +38,18 @@ from agent.http_app import start_server
 from agent.incident_tracker import IncidentTracker
 from agent.katalog import ServiceSettings, all_settings
 from agent.loader import load_config
-from agent.model import State
 from agent.monthly import MonthlyReporter
-from agent.pedoman import Impact
 from agent.scheduler import Scheduler
 from agent.service_runner import ServiceRunner
 from agent.statemachine import MachineState
-from agent.status import current_state, in_maintenance, month_to_date, status_document
+from agent.status import current_state, month_to_date
 from agent.store import Store
-from agent.store_records import FsUsage
 from agent.store_writer import StoreWriter
 from agent.webconfig import WebConfig, load_web_config
 from exporters.metrics import MetricsCache
 from probes.base import Probe
 from probes.factory import build_probe
-from probes.host import HostSampler, HostSnapshot
+from probes.host import HostSampler
 
 log = logging.getLogger("pantau.agent")
 
@@ -68,7 +66,7 @@ class _ClockWatch:
     mono: float
 
 
-class Agent:
+class Agent(AgentViews):
     """The monitoring agent; create, ``await start()``, then ``await stop()``."""
 
     def __init__(
@@ -306,12 +304,6 @@ class Agent:
             )
         self.isolated = isolated
 
-    def _publish_incidents(self) -> None:
-        counts: dict[tuple[str, int | str], int] = {}
-        for g in self.incidents.open_tickets():
-            counts[(g.service, g.priority)] = counts.get((g.service, g.priority), 0) + 1
-        self.metrics.set_incidents_open(counts)
-
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coro)
         self._background.add(task)
@@ -353,40 +345,6 @@ class Agent:
 
         return job
 
-    def _publish_round(self, runner: ServiceRunner) -> None:
-        now = self.clock.now()
-        for name, check, _ in runner.probes:
-            result = runner.last_results.get(name)
-            if result is None:
-                continue
-            self.metrics.update_probe(
-                runner.id,
-                name,
-                check.type,
-                success=result.success,
-                duration_seconds=result.latency,
-                http_status_code=result.status_code,
-                tls_expiry_ts=result.tls_expiry.timestamp() if result.tls_expiry else None,
-            )
-        state = (
-            State.MAINTENANCE if in_maintenance(runner.settings, now) else runner.current_state(now)
-        )
-        confirmed = runner.machine.current
-        ticket = self.incidents.open_ticket(runner.id)
-        # The outage runs from the episode's first bad round, across restarts (FAULTS 23).
-        outage = 0.0
-        if ticket is not None and ticket.impact is Impact.MAJOR:
-            outage = max(0.0, (now - ticket.start).total_seconds())
-        rto = runner.settings.service.rto
-        self.metrics.update_service(
-            runner.id,
-            state=state.value,
-            up=None if confirmed is State.UNKNOWN else confirmed is not State.DOWN,
-            outage_seconds=outage,
-            rto_breached=None if rto is None else outage > rto.total_seconds(),
-            flapping=bool(ticket and ticket.flapping),
-        )
-
     def _host_job(self, hid: str) -> Any:
         async def job() -> None:
             sampler = self.hosts.get(hid)
@@ -396,41 +354,6 @@ class Agent:
             self._publish_host(snap)
 
         return job
-
-    def _publish_host(self, snap: HostSnapshot) -> None:
-        fs = {f.mountpoint: f.ratio for f in snap.filesystems if f.ratio is not None}
-        rx = {
-            i.interface: float(i.receive_bytes_total)
-            for i in snap.interfaces
-            if i.receive_bytes_total is not None
-        }
-        tx = {
-            i.interface: float(i.transmit_bytes_total)
-            for i in snap.interfaces
-            if i.transmit_bytes_total is not None
-        }
-        self.metrics.update_host(
-            snap.host,
-            cpu_ratio=snap.cpu_ratio,
-            memory_ratio=snap.memory_ratio,
-            filesystems=fs,
-            receive_bytes_total=rx,
-            transmit_bytes_total=tx,
-        )
-        values: dict[str, float] = {"cpu": snap.cpu_ratio, "mem": snap.memory_ratio}
-        values.update({f"fs:{m}": r for m, r in fs.items()})
-        for i in snap.interfaces:
-            if i.receive_bytes_per_second is not None:
-                values[f"rx:{i.interface}"] = i.receive_bytes_per_second * 8 / 1e6  # Mbps
-            if i.transmit_bytes_per_second is not None:
-                values[f"tx:{i.interface}"] = i.transmit_bytes_per_second * 8 / 1e6
-        usage = {
-            f.mountpoint: FsUsage(used_bytes=f.used_bytes, total_bytes=f.total_bytes)
-            for f in snap.filesystems
-            if f.used_bytes is not None and f.total_bytes is not None
-        }
-        assert self.writer is not None
-        self.writer.add_host_sample(snap.host, snap.taken_at, values, usage)
 
     async def _report_catch_up(self) -> None:
         """A start after the scheduled time of the month writes the missed report once."""
@@ -456,18 +379,6 @@ class Agent:
                     "wall clock stepped by %+.1f s (rounds keep their monotonic rhythm)", step
                 )
         self._publish_agent()
-
-    def _publish_agent(self) -> None:
-        assert self.scheduler is not None
-        assert self.writer is not None
-        self.metrics.set_agent(scheduler_lag_seconds=self.scheduler.lag.last)
-        errors, dropped = self.writer.storage_errors_total, self.writer.storage_dropped_total
-        if errors > self._reported_storage_errors:
-            self.metrics.inc_storage_errors(errors - self._reported_storage_errors)
-            self._reported_storage_errors = errors
-        if dropped > self._reported_storage_dropped:
-            self.metrics.inc_storage_dropped(dropped - self._reported_storage_dropped)
-            self._reported_storage_dropped = dropped
 
     async def _housekeeping(self) -> None:
         """Month-to-date availability for the metrics; raw-round retention once a day."""
@@ -514,36 +425,6 @@ class Agent:
             )
 
     # -- the HTTP app's view ------------------------------------------------------------------
-
-    def health(self) -> dict[str, Any]:
-        """Liveness and health: ``degraded`` while the store cannot be written."""
-        writer_ok = self.writer.healthy if self.writer else False
-        return {
-            "status": "ok" if writer_ok else "degraded",
-            "storage": "ok" if writer_ok else (self.writer.last_error if self.writer else "closed"),
-            "services": len(self.services),
-            "version": __version__,
-        }
-
-    def status(self) -> dict[str, Any]:
-        """The ``/api/v1/status`` document (the same as ``pantau status --json``)."""
-        assert self.store is not None
-        doc = status_document(self.store, self.config, self.clock.now())
-        now = self.clock.now()
-        for entry in doc["services"]:
-            runner = self.services.get(entry["id"])
-            if runner is None or runner.last_round is None:
-                continue
-            # The live state is newer than what the writer has committed so far.
-            state = runner.current_state(now)
-            if in_maintenance(runner.settings, now):
-                state = State.MAINTENANCE
-            since = runner.machine.state.since
-            entry["state"] = state.value
-            entry["since"] = since.isoformat() if since else None
-            entry["last_round_at"] = runner.last_round.started_at.isoformat()
-            entry["last_reasons"] = list(runner.last_round.reasons)
-        return doc
 
     async def push_backup(self, service: str, body: bytes) -> tuple[int, dict[str, Any]]:
         """``POST /api/v1/backups/{service}``: validate and record a finished backup."""
