@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -142,3 +143,33 @@ def test_agent_refuses_to_start_on_bad_config(tmp_path: Path) -> None:
     )
     assert proc.returncode == 2
     assert f"{cfg}:4:5 services[0].timout: unknown key" in proc.stderr
+
+
+def test_stopped_agent_time_is_no_data_not_downtime(tmp_path: Path, target: Target) -> None:
+    """FAULTS 22: SIGSTOP the agent for longer than stale_after: that time is unknown."""
+    listen = f"127.0.0.1:{free_port()}"
+    cfg = write_config(
+        tmp_path / "pantau.yaml",
+        data_dir=tmp_path / "data",
+        listen=listen,
+        services=http_service("portal", target.url),
+    )
+    agent = AgentProcess(cfg, listen)
+    try:
+        wait_for(lambda: agent.metric('pantau_service_up{service="portal"}') == 1, 10, "up")
+        agent.signal(signal.SIGSTOP)
+        time.sleep(6)  # stale_after = 2 x 1 s + 0.5 s = 2.5 s, so about 3.5 s become unknown
+        agent.signal(signal.SIGCONT)
+        wait_for(lambda: agent.service("portal")["state"] == "up", 10, "up after SIGCONT")
+
+        def gap_recorded() -> bool:
+            mtd = agent.service("portal")["month_to_date"]
+            return bool(mtd["unknown_minutes"] >= 0.05)  # at least 3 s of the 3.5 s
+
+        wait_for(gap_recorded, 10, "the stop recorded as no data")
+        mtd = agent.service("portal")["month_to_date"]
+        assert mtd["down_minutes"] == 0
+        assert mtd["availability_pct"] == 100
+        assert mtd["coverage_pct"] < 100
+    finally:
+        assert agent.stop() == 0
