@@ -7,6 +7,7 @@ answers ``/healthz`` and ``/api/v1/status``; nothing here probes or writes the s
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from agent import __version__
@@ -37,6 +38,8 @@ class AgentViews:
     store: Store | None
     writer: StoreWriter | None
     _reported_storage_errors: int
+    _downtime: dict[str, float]
+    _down_mark: dict[str, datetime]
     _reported_storage_dropped: int
 
     def _publish_incidents(self) -> None:
@@ -74,10 +77,29 @@ class AgentViews:
             runner.id,
             state=state.value,
             up=None if confirmed is State.UNKNOWN else confirmed is not State.DOWN,
+            downtime_seconds_total=self._count_downtime(runner, now),
             outage_seconds=outage,
             rto_breached=None if rto is None else outage > rto.total_seconds(),
             flapping=bool(ticket and ticket.flapping),
         )
+
+    def _count_downtime(self, runner: ServiceRunner, now: datetime) -> float:
+        """A real counter of confirmed down time (resets only when the agent restarts).
+
+        When a down state is confirmed its time is counted from the first bad round, then
+        round by round; time in maintenance or without data is not down time.
+        """
+        sid = runner.id
+        total = self._downtime.get(sid, 0.0)
+        since = runner.machine.state.since
+        if runner.current_state(now) is State.DOWN and since is not None:
+            mark = max(self._down_mark.get(sid, since), since)
+            total += max(0.0, (now - mark).total_seconds())
+            self._down_mark[sid] = now
+        else:
+            self._down_mark.pop(sid, None)
+        self._downtime[sid] = total
+        return total
 
     def _publish_host(self, snap: HostSnapshot) -> None:
         fs = {f.mountpoint: f.ratio for f in snap.filesystems if f.ratio is not None}

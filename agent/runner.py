@@ -90,6 +90,8 @@ class Agent(AgentViews):
         self.clock_jumps = 0
         self._reported_storage_errors = 0
         self._reported_storage_dropped = 0
+        self._downtime: dict[str, float] = {}
+        self._down_mark: dict[str, datetime] = {}
         self._background: set[asyncio.Task[None]] = set()
         self._last_retention: float | None = None
         self.incidents = IncidentTracker(config.agent.name, ZoneInfo(config.agent.timezone), {})
@@ -387,11 +389,9 @@ class Agent(AgentViews):
         zone = ZoneInfo(self.config.agent.timezone)
         settings = [r.settings for r in self.services.values()]
         results = await asyncio.to_thread(self._availability, settings, zone, now)
-        for sid, (ratio, target, down) in results.items():
+        for sid, (ratio, target) in results.items():
             if sid in self.services:
-                self.metrics.update_service(
-                    sid, availability_ratio=ratio, target_ratio=target, downtime_seconds_total=down
-                )
+                self.metrics.update_service(sid, availability_ratio=ratio, target_ratio=target)
         self._save_states()
         self.backups.publish_all()
         mono = self.clock.monotonic()
@@ -405,17 +405,13 @@ class Agent(AgentViews):
 
     def _availability(
         self, settings: list[ServiceSettings], zone: ZoneInfo, now: datetime
-    ) -> dict[str, tuple[float | None, float, float]]:
+    ) -> dict[str, tuple[float | None, float]]:
         assert self.store is not None
         out = {}
         for st in settings:
             mtd = month_to_date(self.store, st, zone, now)
             pct = mtd.availability_pct
-            out[st.id] = (
-                None if pct is None else pct / 100,
-                st.availability_target / 100,
-                mtd.down_seconds,
-            )
+            out[st.id] = (None if pct is None else pct / 100, st.availability_target / 100)
         return out
 
     def _save_states(self) -> None:

@@ -47,6 +47,14 @@ def test_outage_is_detected_and_recovers_and_sigterm_exits_0(
         svc = agent.service("portal")
         assert svc["state"] == "down"
         assert agent.metric('pantau_probe_success{service="portal",check="web",type="http"}') == 0
+        # The downtime counter counts from the first bad round and keeps growing while down.
+        wait_for(
+            lambda: (
+                (agent.metric('pantau_service_downtime_seconds_total{service="portal"}') or 0) >= 2
+            ),
+            10,
+            "downtime counted",
+        )
         target.status = 200
         wait_for(
             lambda: agent.metric('pantau_service_up{service="portal"}') == 1, 10, "portal up again"
