@@ -7,6 +7,7 @@ answers ``/healthz`` and ``/api/v1/status``; nothing here probes or writes the s
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import Any
 
@@ -158,16 +159,24 @@ class AgentViews:
             "version": __version__,
         }
 
+    async def status_async(self) -> dict[str, Any]:
+        """``/api/v1/status``: the store part in a thread, then the live state on the loop."""
+        assert self.store is not None
+        doc = await asyncio.to_thread(status_document, self.store, self.config, self.clock.now())
+        return self._with_live_state(doc)
+
     def status(self) -> dict[str, Any]:
         """The ``/api/v1/status`` document (the same as ``pantau status --json``)."""
         assert self.store is not None
-        doc = status_document(self.store, self.config, self.clock.now())
+        return self._with_live_state(status_document(self.store, self.config, self.clock.now()))
+
+    def _with_live_state(self, doc: dict[str, Any]) -> dict[str, Any]:
+        # The live state is newer than what the writer has committed so far.
         now = self.clock.now()
         for entry in doc["services"]:
             runner = self.services.get(entry["id"])
             if runner is None or runner.last_round is None:
                 continue
-            # The live state is newer than what the writer has committed so far.
             state = runner.current_state(now)
             if in_maintenance(runner.settings, now):
                 state = State.MAINTENANCE

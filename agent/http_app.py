@@ -15,10 +15,10 @@ or over-long credentials get 401, never 500 (FAULTS 28); the password is never l
 from __future__ import annotations
 
 import asyncio
-import gzip
 import json
 import logging
 import ssl
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
@@ -42,8 +42,8 @@ class AgentView(Protocol):
         """``{"status": "ok"|"degraded", ...}``."""
         ...
 
-    def status(self) -> dict[str, Any]:
-        """The status document of ``/api/v1/status``."""
+    async def status_async(self) -> dict[str, Any]:
+        """The status document of ``/api/v1/status`` (store reads off the event loop)."""
         ...
 
     async def push_backup(self, service: str, body: bytes) -> tuple[int, dict[str, Any]]:
@@ -62,8 +62,44 @@ def _json(data: Any, status: int = 200) -> web.Response:
     )
 
 
+def accepts_gzip(header: str | None) -> bool:
+    """Whether ``Accept-Encoding`` allows gzip (``gzip;q=0`` refuses it)."""
+    for part in (header or "").split(","):
+        coding, *params = (p.strip() for p in part.split(";"))
+        if coding.lower() not in ("gzip", "*"):
+            continue
+        q = next((p.partition("=")[2] for p in params if p.startswith("q=")), "1")
+        try:
+            return float(q) > 0
+        except ValueError:
+            return False
+    return False
+
+
+class DeniedLog:
+    """Logs refused requests at most once a minute (a scraper with a stale password would
+    otherwise write a line per scrape), with how many were refused meanwhile."""
+
+    def __init__(self, every: float = 60.0) -> None:
+        self.every = every
+        self.count = 0
+        self.last: float | None = None
+
+    def note(self, remote: str, path: str) -> None:
+        self.count += 1
+        now = time.monotonic()
+        if self.last is None or now - self.last >= self.every:
+            log.warning(
+                "unauthorized request (%d refused since the last report)",
+                self.count,
+                extra={"path": path, "remote": remote},
+            )
+            self.last, self.count = now, 0
+
+
 def build_app(view: AgentView) -> web.Application:
     """The aiohttp application serving ``view``."""
+    denied = DeniedLog()
 
     @web.middleware
     async def security(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -76,10 +112,7 @@ def build_app(view: AgentView) -> web.Application:
                 # bcrypt takes ~0.1 s on a cache miss: keep it off the event loop.
                 ok = await asyncio.to_thread(wc.check_basic_auth, header)
                 if not ok:
-                    log.warning(
-                        "unauthorized request",
-                        extra={"path": request.path, "remote": request.remote},
-                    )
+                    denied.note(request.remote or "?", request.path)
                     return web.Response(
                         status=401,
                         text="unauthorized\n",
@@ -92,10 +125,11 @@ def build_app(view: AgentView) -> web.Application:
 
     async def metrics(request: web.Request) -> web.Response:
         openmetrics = negotiate(request.headers.get("Accept"))
-        body = view.metrics.render(openmetrics)
+        compress = accepts_gzip(request.headers.get("Accept-Encoding"))
+        # The cache keeps the compressed body too, until something changes.
+        body = view.metrics.render(openmetrics, compress=compress)
         headers = {"Content-Type": CONTENT_TYPE_OPENMETRICS if openmetrics else CONTENT_TYPE_TEXT}
-        if "gzip" in request.headers.get("Accept-Encoding", "") and len(body) > 1024:
-            body = gzip.compress(body, compresslevel=1)
+        if compress:
             headers["Content-Encoding"] = "gzip"
         return web.Response(body=body, headers=headers)
 
@@ -103,7 +137,7 @@ def build_app(view: AgentView) -> web.Application:
         return _json(view.health())
 
     async def status(request: web.Request) -> web.Response:
-        return _json(view.status())
+        return _json(await view.status_async())
 
     async def push(request: web.Request) -> web.Response:
         service = request.match_info["service"]

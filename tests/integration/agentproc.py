@@ -92,7 +92,15 @@ class AgentProcess:
             stderr=subprocess.STDOUT,
             env={**os.environ, **(env or {})},
         )
-        wait_for(self.healthy, 20, "the agent's /healthz")
+        try:
+            wait_for(self.healthy, 20, "the agent's /healthz")
+        except BaseException:
+            # Never leave a hung agent or an open log behind (it would hide the real failure).
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait()
+            self._log.close()
+            raise
 
     def get(self, path: str, timeout: float = 2.0, headers: dict[str, str] | None = None) -> bytes:
         req = urllib.request.Request(f"http://{self.listen}{path}", headers=headers or {})
