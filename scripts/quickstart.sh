@@ -44,7 +44,7 @@ import sys, urllib.request
 urllib.request.urlopen(f"http://{sys.argv[1]}/healthz", timeout=1).read()
 PY
     echo "pantau is running (pid $(cat "$pidfile")): http://$PANTAU_LISTEN/metrics"
-    echo "  status:  .venv/bin/pantau status -c config/pantau.example.yaml"
+    echo "  status:  PANTAU_DATA_DIR=$PANTAU_DATA_DIR .venv/bin/pantau status -c config/pantau.example.yaml"
     echo "  logs:    $PANTAU_DATA_DIR/pantau.log"
     echo "  stop:    kill \$(cat $pidfile)"
     exit 0
