@@ -140,7 +140,8 @@ class AgentViews:
     def _publish_agent(self) -> None:
         assert self.scheduler is not None
         assert self.writer is not None
-        self.metrics.set_agent(scheduler_lag_seconds=self.scheduler.lag.last)
+        # p99 of the recent rounds' lag: the last sample alone is mostly the clock watch's own.
+        self.metrics.set_agent(scheduler_lag_seconds=self.scheduler.lag.quantile(0.99))
         errors, dropped = self.writer.storage_errors_total, self.writer.storage_dropped_total
         if errors > self._reported_storage_errors:
             self.metrics.inc_storage_errors(errors - self._reported_storage_errors)
