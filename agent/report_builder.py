@@ -59,8 +59,9 @@ def build_report(
     chosen = [settings[s] for s in (services or list(settings))]
     hosts = {h.id: h for h in config.hosts}
     out = []
+    host_cache: dict[str, tuple[rm.Utilisation, list[rm.FilesystemUsage]]] = {}
     for i, st in enumerate(chosen):
-        out.append(service_report(store, config, st, hosts, year, month, zone, now))
+        out.append(service_report(store, config, st, hosts, year, month, zone, now, host_cache))
         if progress is not None:
             progress(i + 1, len(chosen))
     rs = config.agent.report
@@ -98,8 +99,10 @@ def service_report(
     month: int,
     zone: ZoneInfo,
     now: datetime,
+    host_cache: dict[str, tuple[rm.Utilisation, list[rm.FilesystemUsage]]] | None = None,
 ) -> rm.ServiceReport:
-    """One service's Formulir."""
+    """One service's Formulir (``host_cache`` shares host figures between services)."""
+    host_cache = {} if host_cache is None else host_cache
     svc = st.service
     start, end = month_bounds(year, month, zone)
     trend_start, _ = month_bounds(*_months_back(year, month, 11), zone)
@@ -123,6 +126,16 @@ def service_report(
         target_pct=st.availability_target,
     )
     this = series[(year, month)]
+    host_data = None
+    if svc.host in hosts:
+        # Several services share a host: read its month once (52k buckets a host-month).
+        if svc.host not in host_cache:
+            host = hosts[svc.host]
+            host_cache[svc.host] = (
+                _utilisation(store, host, start, end, zone),
+                _filesystems(store, host, start, end),
+            )
+        host_data = host_cache[svc.host]
     month_tickets = [t for t in tickets if t.start < end and (t.end is None or t.end > start)]
     return rm.ServiceReport(
         id=svc.id,
@@ -140,11 +153,9 @@ def service_report(
             rm.TrendPoint(period_label(y, m), pa.availability_pct, st.availability_target)
             for (y, m), pa in series.items()
         ],
-        utilisation=_utilisation(store, hosts[svc.host], start, end, zone)
-        if svc.host in hosts
-        else None,
-        filesystems=_filesystems(store, hosts[svc.host], start, end) if svc.host in hosts else (),
-        drp=_drp(store, st, start, end, now, first_round),
+        utilisation=host_data[0] if host_data else None,
+        filesystems=host_data[1] if host_data else (),
+        drp=_drp(store, st, start, end, now, first_round, zone),
         gangguan=[_gangguan(t, now) for t in month_tickets],
         causes=list(dict.fromkeys(t.cause for t in month_tickets if t.cause)),
         planned_maintenance=_next_maintenance(st, year, month, zone),
@@ -195,6 +206,7 @@ def _gangguan(t: Ticket, now: datetime) -> rm.Gangguan:
         cause=t.cause,
         status=t.status.value,
         reclassification=note,
+        reclassified_as=t.reclassification.as_ if t.reclassification is not None else "",
     )
 
 
@@ -261,6 +273,7 @@ def _drp(
     end: datetime,
     now: datetime,
     since: datetime | None,
+    zone: ZoneInfo,
 ) -> rm.Drp:
     svc = st.service
     before = store.last_backup(svc.id, before=start)
@@ -282,7 +295,7 @@ def _drp(
     last_drill = svc.drp.last_drill if svc.drp else None
     all_drills = store.drills(svc.id)
     if all_drills:
-        newest = all_drills[-1].started_at.date()
+        newest = all_drills[-1].started_at.astimezone(zone).date()
         last_drill = max(newest, last_drill) if last_drill else newest
     return rm.Drp(
         rpo=svc.rpo,

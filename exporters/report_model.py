@@ -195,6 +195,9 @@ class Gangguan:
     cause: str = ""
     status: str = ""  # open | acknowledged | resolved (or already Indonesian text)
     reclassification: str = ""  # operator note when impact/cause was changed
+    #: 'maintenance' or 'false_positive' when the operator reclassified it: then it is no
+    #: outage for RTO purposes (SPEC §4: RTO is about Mayor episodes).
+    reclassified_as: str = ""
 
 
 @dataclass(frozen=True)
@@ -254,7 +257,8 @@ class ServiceReport:
 
     @property
     def mayor(self) -> list[Gangguan]:
-        return [g for g in self.gangguan if g.impact is Impact.MAJOR]
+        """Mayor gangguan that count as outages (reclassified ones do not)."""
+        return [g for g in self.gangguan if g.impact is Impact.MAJOR and not g.reclassified_as]
 
     @property
     def longest_recovery(self) -> timedelta:
