@@ -13,7 +13,9 @@ Secret values never appear in messages: pydantic's input values are not printed.
 
 from __future__ import annotations
 
+import functools
 import os
+import typing
 from collections.abc import Mapping
 from datetime import date, datetime
 from pathlib import Path
@@ -25,7 +27,7 @@ from pydantic import BaseModel, ValidationError
 from agent.config import Config
 from agent.errors import ConfigError, ConfigProblem
 from agent.pedoman import Classification, Group, fulfilment_target
-from agent.yamlload import LoadedYaml, PathKey, format_path, load_yaml
+from agent.yamlload import LoadedYaml, PathKey, format_path, gc_paused, load_yaml
 
 _MESSAGES = {
     "extra_forbidden": "unknown key (check the spelling; see config/pantau.schema.json)",
@@ -57,6 +59,13 @@ def parse_config(
     base_dir: Path | None = None,
 ) -> Config:
     """Validate YAML text; relative paths are taken relative to ``base_dir``."""
+    with gc_paused():
+        return _parse(text, filename, environ, base_dir)
+
+
+def _parse(
+    text: str, filename: str, environ: Mapping[str, str] | None, base_dir: Path | None
+) -> Config:
     loaded = load_yaml(text, filename, environ)
     problems = list(loaded.problems)
     data = loaded.data
@@ -250,13 +259,33 @@ def _resolve_paths(model: Any, base: Path) -> Any:
     if isinstance(model, Path):
         return model if model.is_absolute() else base / model
     if isinstance(model, list):
-        return [_resolve_paths(m, base) for m in model]
+        items = [_resolve_paths(m, base) for m in model]
+        return model if all(a is b for a, b in zip(items, model, strict=True)) else items
     if isinstance(model, BaseModel):
         update = {}
-        for name in type(model).model_fields:
+        for name in _path_fields(type(model)):
             value = getattr(model, name)
             new = _resolve_paths(value, base)
             if new is not value:
                 update[name] = new
         return model.model_copy(update=update) if update else model
     return model
+
+
+@functools.cache
+def _path_fields(cls: type[BaseModel]) -> tuple[str, ...]:
+    """Fields of ``cls`` whose type can hold a ``Path`` (directly or in nested models)."""
+    return tuple(
+        name for name, field in cls.model_fields.items() if _may_hold_path(field.annotation, set())
+    )
+
+
+def _may_hold_path(tp: Any, seen: set[Any]) -> bool:
+    if tp is Path:
+        return True
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        if tp in seen:
+            return False
+        seen.add(tp)
+        return any(_may_hold_path(f.annotation, seen) for f in tp.model_fields.values())
+    return any(_may_hold_path(arg, seen) for arg in typing.get_args(tp))
