@@ -5,10 +5,7 @@ from __future__ import annotations
 import signal
 import sqlite3
 import time
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from tests.integration.agentproc import (
     AgentProcess,
@@ -18,13 +15,6 @@ from tests.integration.agentproc import (
     wait_for,
     write_config,
 )
-
-
-@pytest.fixture
-def target() -> Iterator[Target]:
-    t = Target()
-    yield t
-    t.close()
 
 
 def test_outage_is_detected_and_recovers_and_sigterm_exits_0(

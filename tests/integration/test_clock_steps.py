@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import glob
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -31,13 +30,6 @@ def libfaketime() -> str:
             pytest.fail(message)
         pytest.skip(message)
     return found[0]
-
-
-@pytest.fixture
-def target() -> Iterator[Target]:
-    t = Target()
-    yield t
-    t.close()
 
 
 def start(tmp_path: Path, target: Target) -> tuple[AgentProcess, Path]:

@@ -8,12 +8,9 @@ import json
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from tests.integration.agentproc import (
     AgentProcess,
@@ -23,13 +20,6 @@ from tests.integration.agentproc import (
     wait_for,
     write_config,
 )
-
-
-@pytest.fixture
-def target() -> Iterator[Target]:
-    t = Target()
-    yield t
-    t.close()
 
 
 def pantau(*args: str) -> subprocess.CompletedProcess[str]:

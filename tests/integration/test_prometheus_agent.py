@@ -159,13 +159,6 @@ def runs(values: list[float]) -> list[float]:
 
 
 @pytest.fixture
-def target() -> Iterator[Target]:
-    t = Target()
-    yield t
-    t.close()
-
-
-@pytest.fixture
 def start_prometheus(tmp_path: Path) -> Iterator[Callable[[list[dict[str, Any]]], Prometheus]]:
     """Start Prometheus with the given scrape configs; every one is stopped at teardown."""
     binary = require_binary("prometheus")
