@@ -127,6 +127,12 @@ class MonthlyReporter:
             misfire_grace_time=6 * 3600,
         )
 
+    @property
+    def scheduler(self) -> AsyncIOScheduler:
+        """The calendar scheduler (other calendar jobs, e.g. drills, are added to it)."""
+        assert self._scheduler is not None, "configure() first"
+        return self._scheduler
+
     def output_dir(self) -> Path:
         assert self.config is not None
         rs = self.config.agent.report

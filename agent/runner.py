@@ -33,6 +33,7 @@ from agent.agent_views import AgentViews
 from agent.backups import BackupMonitor
 from agent.clock import Clock, SystemClock
 from agent.config import Config, Host
+from agent.drills_agent import drill_times, publish_drills, schedule_drills
 from agent.errors import ConfigError, PantauError
 from agent.http_app import start_server
 from agent.incident_tracker import IncidentTracker
@@ -142,6 +143,8 @@ class Agent(AgentViews):
         self._scheduler_task = asyncio.create_task(self.scheduler.run(), name="pantau-scheduler")
         self.reporter = MonthlyReporter(self.store, self.clock)
         self.reporter.configure(cfg)
+        schedule_drills(self.reporter.scheduler, cfg, self.clock, self.writer)
+        await self._publish_drills()
         self._spawn(self._report_catch_up())
         self._http = await start_server(self, cfg.agent.listen, ssl_context)
         log.info(
@@ -222,8 +225,9 @@ class Agent(AgentViews):
         self._apply_services(new, {})
         self._apply_connectivity(new)
         self._apply_backups(new)
-        if self.reporter is not None:
+        if self.reporter is not None and self.writer is not None:
             self.reporter.configure(new)
+            schedule_drills(self.reporter.scheduler, new, self.clock, self.writer)
         self._apply_hosts(new)
         self.metrics.set_agent(
             config_reload_successful=True, config_reload_success_timestamp=time.time()
@@ -357,6 +361,11 @@ class Agent(AgentViews):
 
         return job
 
+    async def _publish_drills(self) -> None:
+        assert self.store is not None
+        recorded = await asyncio.to_thread(drill_times, self.store, self.config)
+        publish_drills(self.metrics, self.config, recorded, self.clock.now())
+
     async def _report_catch_up(self) -> None:
         """A start after the scheduled time of the month writes the missed report once."""
         if self.reporter is not None:
@@ -394,6 +403,7 @@ class Agent(AgentViews):
                 self.metrics.update_service(sid, availability_ratio=ratio, target_ratio=target)
         self._save_states()
         self.backups.publish_all()
+        await self._publish_drills()
         mono = self.clock.monotonic()
         if self._last_retention is None or mono - self._last_retention >= RETENTION_EVERY:
             self._last_retention = mono

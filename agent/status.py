@@ -114,8 +114,31 @@ def service_status(
             for i in open_incidents
             if i.service == svc.id
         ],
+        "drp": _drp_status(store, settings) if svc.drp else None,
         "rpo_hours": svc.rpo.total_seconds() / 3600 if svc.rpo else None,
         "rto_hours": svc.rto.total_seconds() / 3600 if svc.rto else None,
+    }
+
+
+def _drp_status(store: Store, settings: ServiceSettings) -> dict[str, Any]:
+    """The DRP register entry and the newest recorded restore drill."""
+    svc = settings.service
+    assert svc.drp is not None
+    drills = store.drills(svc.id)
+    last = drills[-1] if drills else None
+    return {
+        "document": svc.drp.document,
+        "last_drill_configured": svc.drp.last_drill.isoformat() if svc.drp.last_drill else None,
+        "last_drill_recorded": None
+        if last is None
+        else {
+            "started_at": last.started_at.isoformat(),
+            "kind": last.kind,
+            "ok": last.ok,
+            "restore_minutes": round((last.restored_at - last.started_at).total_seconds() / 60, 2)
+            if last.restored_at
+            else None,
+        },
     }
 
 

@@ -171,3 +171,32 @@ def test_stopped_agent_time_is_no_data_not_downtime(tmp_path: Path, target: Targ
         assert mtd["coverage_pct"] < 100
     finally:
         assert agent.stop() == 0
+
+
+def test_isolated_agent_records_unknown_not_every_service_down(
+    tmp_path: Path, target: Target
+) -> None:
+    """While the agent's own connectivity check fails, failing rounds are unknown, no ticket."""
+    listen = f"127.0.0.1:{free_port()}"
+    data = tmp_path / "data"
+    cfg = write_config(
+        tmp_path / "pantau.yaml",
+        data_dir=data,
+        listen=listen,
+        services=http_service("portal", target.url),
+        extra=f'  connectivity:\n    - {{type: tcp, address: "127.0.0.1:{free_port()}"}}\n',
+    )
+    target.status = 503
+    agent = AgentProcess(cfg, listen)
+    try:
+        time.sleep(4)  # several 1 s rounds, all failing while the gateway check fails
+        assert agent.service("portal")["state"] == "unknown"
+        assert agent.metric('pantau_service_up{service="portal"}') is None
+        assert "agent connectivity lost" in agent.log()
+    finally:
+        assert agent.stop() == 0
+    with sqlite3.connect(data / "pantau.db") as db:
+        tickets = db.execute("SELECT count(*) FROM incidents").fetchone()[0]
+        down = db.execute("SELECT count(*) FROM transitions WHERE state = 'down'").fetchone()[0]
+    db.close()
+    assert (tickets, down) == (0, 0)

@@ -73,6 +73,11 @@ def test_outage_ticket_ack_survives_and_report_lists_it(tmp_path: Path, target: 
     assert blob["ack_at"] is not None  # the operator's ack was not overwritten by the agent
     assert blob["cause"] == "Layanan web macet"
     assert blob["status"] == "Selesai"
+    # Detection latency (first bad round → ticket) is bounded by failure_threshold rounds:
+    # 2 x 1 s interval + 0.5 s timeout here; 2 x 30 s + 10 s = 70 s at the defaults, far below
+    # the Pedoman's 10 minutes (Gambar 4.4).
+    latency = datetime.fromisoformat(blob["reported_at"]) - datetime.fromisoformat(blob["start"])
+    assert latency.total_seconds() <= 2 * 1 + 0.5 + 1.0  # + 1 s of scheduling slack
 
     from zoneinfo import ZoneInfo
 
