@@ -280,6 +280,11 @@ def incident_reclassify(config_path: Path, ticket: str, as_: str, reason: str) -
 @click.option(
     "--prometheus-url", help="With --source prometheus: the Prometheus (or compatible) URL."
 )
+@click.option("--prometheus-user", help="Basic-auth user for --prometheus-url.")
+@click.option("--prometheus-password-file", help="File holding that user's password.")
+@click.option("--prometheus-bearer-token-file", help="File holding a bearer token instead.")
+@click.option("--prometheus-ca-file", help="CA certificate for an https --prometheus-url.")
+@click.option("--step", help="With --source prometheus: sample resolution (default 30s).")
 def report(
     config_path: Path,
     period: str,
@@ -289,8 +294,18 @@ def report(
     excel: bool,
     source: str,
     prometheus_url: str | None,
+    prometheus_user: str | None,
+    prometheus_password_file: str | None,
+    prometheus_bearer_token_file: str | None,
+    prometheus_ca_file: str | None,
+    step: str | None,
 ) -> None:
-    """Write the monthly Formulir Pemantauan dan Pemeliharaan Layanan (CSV and/or PDF)."""
+    """Write the monthly Formulir Pemantauan dan Pemeliharaan Layanan (CSV and/or PDF).
+
+    With --source prometheus the report covers every service of every agent Prometheus
+    scrapes; the options may also come from PANTAU_PROM_USERNAME, PANTAU_PROM_PASSWORD_FILE,
+    PANTAU_PROM_BEARER_TOKEN_FILE, PANTAU_PROM_CA_FILE and PANTAU_PROM_STEP.
+    """
     from agent.report_cmd import run_report
 
     config = load_or_exit(config_path)
@@ -300,7 +315,14 @@ def report(
         fail(f"--format: expected csv, pdf or csv,pdf, not {formats!r}")
     if source == "prometheus" and not prometheus_url:
         fail("--source prometheus needs --prometheus-url URL")
-    run_report(config, period, chosen, out_dir, list(services), excel, source, prometheus_url)
+    prom = {
+        "username": prometheus_user,
+        "password_file": prometheus_password_file,
+        "bearer_token_file": prometheus_bearer_token_file,
+        "ca_file": prometheus_ca_file,
+        "step": step,
+    }
+    run_report(config, period, chosen, out_dir, list(services), excel, source, prometheus_url, prom)
 
 
 @main.group()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import click
@@ -11,9 +12,11 @@ import click
 from agent.availability import parse_period
 from agent.clock import SystemClock
 from agent.config import Config
+from agent.durations import parse_duration
 from agent.errors import ReportError
 from agent.incident_cmd import open_store
 from agent.monthly import generate
+from agent.prom_client import PromAuth, auth_from_env, load_auth
 
 
 def run_report(
@@ -25,6 +28,7 @@ def run_report(
     excel: bool,
     source: str,
     prometheus_url: str | None,
+    prom: dict[str, str | None] | None = None,
 ) -> None:
     """Write the files, with a progress bar on a terminal; exit 2 on a bad period, 1 on no data."""
     try:
@@ -32,6 +36,13 @@ def run_report(
     except ReportError as exc:
         click.echo(f"pantau: --period: {exc}", err=True)
         sys.exit(2)
+    auth, step = None, None
+    if source == "prometheus":
+        try:
+            auth, step = _prom_options(prom or {})
+        except ReportError as exc:
+            click.echo(f"pantau: {exc}", err=True)
+            sys.exit(2)
     now = SystemClock().now()
     bar_cm = click.progressbar(
         length=len(services) or len(config.services), label="Formulir", file=sys.stderr
@@ -59,6 +70,8 @@ def run_report(
                     excel=excel,
                     services=services,
                     progress=progress,
+                    step=step,
+                    auth=auth,
                 )
             else:
                 with open_store(config) as store:
@@ -79,3 +92,30 @@ def run_report(
             sys.exit(2 if "future" in str(exc) or "unknown service" in str(exc) else 1)
     for f in files:
         click.echo(str(f))
+
+
+def _prom_options(prom: dict[str, str | None]) -> tuple[PromAuth | None, timedelta | None]:
+    """Command-line Prometheus options; unset ones fall back to PANTAU_PROM_* variables."""
+    env = auth_from_env() if not any(prom.get(k) for k in _AUTH_KEYS) else None
+    auth = env or load_auth(
+        prom.get("username"),
+        prom.get("password_file"),
+        prom.get("bearer_token_file"),
+        prom.get("ca_file"),
+        names={
+            "username": "--prometheus-user",
+            "password_file": "--prometheus-password-file",
+            "bearer_token_file": "--prometheus-bearer-token-file",
+            "ca_file": "--prometheus-ca-file",
+        },
+    )
+    step = None
+    if prom.get("step"):
+        try:
+            step = parse_duration(prom["step"])
+        except ValueError as exc:
+            raise ReportError(f"--step: {exc}") from None
+    return auth, step
+
+
+_AUTH_KEYS = ("username", "password_file", "bearer_token_file", "ca_file")

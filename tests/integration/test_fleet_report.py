@@ -27,6 +27,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -237,7 +238,7 @@ def test_fleet_report_from_prometheus_and_victoriametrics_agrees_with_each_agent
     stores: list[Store] = fleet["stores"]
     states = 'pantau_service_state{state="up"} == 1'
     for store in stores:
-        wait_for(lambda s=store: s.has_series(states, 3), 30, f"{store.name} to see 3 services up")
+        wait_for(partial(store.has_series, states, 3), 30, f"{store.name} to see 3 services up")
     time.sleep(5)
     period_year, period_month = period_of(datetime.now(UTC), ZONE)
     targets["beta"].status = 503
