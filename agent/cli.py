@@ -84,8 +84,8 @@ def run(config_path: Path, log_level: str) -> None:
     from agent.runner import run_agent
 
     setup_logging(log_level)
-    load_or_exit(config_path)  # print every problem before anything starts
-    sys.exit(run_agent(config_path))
+    config = load_or_exit(config_path)  # every problem is printed before anything starts
+    sys.exit(run_agent(config_path, config))
 
 
 @main.command()

@@ -29,8 +29,6 @@ from agent.config import Config, ReportSettings
 from agent.errors import ReportError
 from agent.report_builder import build_report, has_data
 from agent.store import Store
-from exporters.csv_report import write_csv
-from exporters.pdf_report import write_pdf
 
 log = logging.getLogger("pantau.report")
 
@@ -56,6 +54,10 @@ def generate(
             f"tidak ada data untuk periode {period_label(year, month)}: no service was monitored "
             "before the end of that month (is this the right data_dir?)"
         )
+    # Imported here: reportlab costs ~8 MB of RSS the agent needs only once a month.
+    from exporters.csv_report import write_csv
+    from exporters.pdf_report import write_pdf
+
     data = build_report(store, config, year, month, now, services=services)
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = f"pantau-{config.agent.name}-{year:04d}-{month:02d}"

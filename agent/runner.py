@@ -16,6 +16,7 @@ rounds finish, flush the store and exit 0.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 import time
@@ -147,6 +148,10 @@ class Agent(AgentViews):
         await self._publish_drills()
         self._spawn(self._report_catch_up())
         self._http = await start_server(self, cfg.agent.listen, ssl_context)
+        # Everything built so far lives as long as the agent: move it out of the collector's
+        # way, so full collections stay short (they were 130-170 ms lag spikes at 5,000 services).
+        gc.collect()
+        gc.freeze()
         log.info(
             "pantau %s started: %d services, %d hosts, listening on %s%s",
             __version__,
@@ -232,6 +237,8 @@ class Agent(AgentViews):
         self.metrics.set_agent(
             config_reload_successful=True, config_reload_success_timestamp=time.time()
         )
+        gc.collect()
+        gc.freeze()
         log.info("configuration reloaded: %d services", len(self.services))
         return True
 
@@ -437,9 +444,9 @@ class Agent(AgentViews):
         return self.backups.push(service, body)
 
 
-def run_agent(config_path: Path) -> int:
-    """``pantau run``: load, start, serve until stopped; the exit code."""
-    config = load_config(config_path)
+def run_agent(config_path: Path, config: Config | None = None) -> int:
+    """``pantau run``: load (unless given), start, serve until stopped; the exit code."""
+    config = config or load_config(config_path)
     agent = Agent(config, config_path)
     try:
         asyncio.run(agent.serve())
