@@ -57,6 +57,9 @@ log = logging.getLogger("pantau.agent")
 
 #: A wall-clock step larger than this between two checks is counted as a clock jump.
 CLOCK_JUMP_THRESHOLD = 5.0
+#: How often the clock watch runs (and agent metrics such as the lag are refreshed); a step
+#: smaller than the threshold is not a jump, so watching more often buys nothing.
+CLOCK_WATCH_INTERVAL = 5.0
 HOUSEKEEPING_INTERVAL = 60.0
 RETENTION_EVERY = 86_400.0
 MARKS_INTERVAL = 5.0  # how soon `pantau backup mark` (written to the store) shows in metrics
@@ -139,7 +142,7 @@ class Agent(AgentViews):
         self.scheduler.add(
             "_housekeeping", HOUSEKEEPING_INTERVAL, self._housekeeping, first_delay=1.0
         )
-        self.scheduler.add("_clockwatch", 1.0, self._watch_clock, first_delay=0.0)
+        self.scheduler.add("_clockwatch", CLOCK_WATCH_INTERVAL, self._watch_clock, first_delay=0.0)
         self.scheduler.add("_marks", MARKS_INTERVAL, self._take_marks, first_delay=MARKS_INTERVAL)
         self._scheduler_task = asyncio.create_task(self.scheduler.run(), name="pantau-scheduler")
         self.reporter = MonthlyReporter(self.store, self.clock)
