@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 
 from agent.prom_client import Labels, PromClient
 from agent.prom_fetch import service_selector
-from agent.report_builder import _metric  # one summary rule for both report sources
+from agent.report_builder import metric_summary  # one summary rule for both report sources
 from exporters import report_model as rm
 
 HOST_STEP = 300  # the local store keeps 5-minute host aggregates: the same buckets here
@@ -96,9 +96,9 @@ def host_utilisation(
             points += [(datetime.fromtimestamp(t - HOST_STEP, tz=UTC), v) for t, v in s.values]
     return {
         k: (
-            _metric(sorted(v["cpu"]), zone, 100.0),
-            _metric(sorted(v["mem"]), zone, 100.0),
-            _metric(_summed(v["bw"]), zone, 1.0),
+            metric_summary(sorted(v["cpu"]), zone, 100.0),
+            metric_summary(sorted(v["mem"]), zone, 100.0),
+            metric_summary(_summed(v["bw"]), zone, 1.0),
         )
         for k, v in series.items()
     }

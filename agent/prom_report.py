@@ -57,7 +57,7 @@ from agent.prom_client import PromAuth, PromClient, auth_from_env
 from agent.prom_extras import Latest, backup_times, host_utilisation, latest_by_service
 from agent.prom_fetch import ServiceTimeline, TimelineFetcher
 from agent.prom_timeline import Grid, episodes
-from agent.report_builder import _availability, _months_back, _next_maintenance
+from agent.report_builder import availability_summary, months_back, next_maintenance
 from agent.status import maintenance_windows
 from drp.rpo import max_backup_age, rpo_compliance_pct
 from exporters import report_model as rm
@@ -138,7 +138,7 @@ def build_fleet_report(
         )
     grid = _grid(step)
     hi = min(end, now)
-    trend_start, _ = month_bounds(*_months_back(year, month, 11), zone)
+    trend_start, _ = month_bounds(*months_back(year, month, 11), zone)
     began = time.monotonic()
     timelines = TimelineFetcher(client, grid, services).fetch(
         trend_start.timestamp(), hi.timestamp()
@@ -272,7 +272,7 @@ def _service(
         provider=provider,
         group=group,
         classification=cls,
-        availability=_availability(this, target),
+        availability=availability_summary(this, target),
         technical_manager=svc.technical_manager if svc else "",
         url=svc.url if svc else "",
         contact=svc.contact if svc else "",
@@ -285,7 +285,7 @@ def _service(
         utilisation=_utilisation(sid, st, tl, fleet, config),
         drp=_drp(sid, st, fleet, start, end, now, since, zone),
         gangguan=gangguan,
-        planned_maintenance=_next_maintenance(st, year, month, zone) if st else [],
+        planned_maintenance=next_maintenance(st, year, month, zone) if st else [],
         capacity_plan=[x.strip() for x in svc.capacity_plan.splitlines() if x.strip()]
         if svc
         else [],

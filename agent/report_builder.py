@@ -105,7 +105,7 @@ def service_report(
     host_cache = {} if host_cache is None else host_cache
     svc = st.service
     start, end = month_bounds(year, month, zone)
-    trend_start, _ = month_bounds(*_months_back(year, month, 11), zone)
+    trend_start, _ = month_bounds(*months_back(year, month, 11), zone)
     tickets = [Ticket.from_json(r.blob) for r in store.incidents(svc.id, trend_start, end)]
     intervals = intervals_from_transitions(
         store.transitions(svc.id, trend_start, end),
@@ -143,7 +143,7 @@ def service_report(
         provider=svc.provider,
         group=svc.group,
         classification=svc.classification,
-        availability=_availability(this, st.availability_target),
+        availability=availability_summary(this, st.availability_target),
         technical_manager=svc.technical_manager,
         url=svc.url,
         contact=svc.contact,
@@ -158,7 +158,7 @@ def service_report(
         drp=_drp(store, st, start, end, now, first_round, zone),
         gangguan=[_gangguan(t, now) for t in month_tickets],
         causes=list(dict.fromkeys(t.cause for t in month_tickets if t.cause)),
-        planned_maintenance=_next_maintenance(st, year, month, zone),
+        planned_maintenance=next_maintenance(st, year, month, zone),
         capacity_plan=[line.strip() for line in svc.capacity_plan.splitlines() if line.strip()],
         reclassifications=[
             rm.Reclassification(
@@ -174,12 +174,14 @@ def service_report(
     )
 
 
-def _months_back(year: int, month: int, n: int) -> tuple[int, int]:
+def months_back(year: int, month: int, n: int) -> tuple[int, int]:
+    """The calendar month ``n`` months before ``year-month``."""
     index = year * 12 + (month - 1) - n
     return index // 12, index % 12 + 1
 
 
-def _availability(pa: PeriodAvailability, target: float) -> rm.Availability:
+def availability_summary(pa: PeriodAvailability, target: float) -> rm.Availability:
+    """The engine's period result as the report model's availability block."""
     return rm.Availability(
         target_pct=target,
         realised_pct=pa.availability_pct,
@@ -217,7 +219,7 @@ def _p95(values: list[float]) -> float | None:
     return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
 
 
-def _metric(
+def metric_summary(
     buckets: list[tuple[datetime, float]], zone: ZoneInfo, scale: float
 ) -> rm.Metric | None:
     """Mean, p95 of 5-minute means, and a daily series; ``None`` without samples."""
@@ -244,9 +246,9 @@ def _utilisation(
                 bandwidth[at] += v  # Mbps, receive + transmit of every interface
     return rm.Utilisation(
         host=host.id,
-        cpu=_metric(sorted(series.get("cpu", {}).items()), zone, 100.0),
-        ram=_metric(sorted(series.get("mem", {}).items()), zone, 100.0),
-        bandwidth=_metric(sorted(bandwidth.items()), zone, 1.0),
+        cpu=metric_summary(sorted(series.get("cpu", {}).items()), zone, 100.0),
+        ram=metric_summary(sorted(series.get("mem", {}).items()), zone, 100.0),
+        bandwidth=metric_summary(sorted(bandwidth.items()), zone, 1.0),
         link_capacity_mbps=host.link_capacity_mbps,
     )
 
@@ -312,9 +314,10 @@ def _drp(
     )
 
 
-def _next_maintenance(
+def next_maintenance(
     st: ServiceSettings, year: int, month: int, zone: ZoneInfo
 ) -> list[rm.PlannedMaintenance]:
+    """The katalog's maintenance windows that fall in the month after ``year-month``."""
     ny, nm = (year + 1, 1) if month == 12 else (year, month + 1)
     start, end = month_bounds(ny, nm, zone)
     return [
