@@ -69,29 +69,41 @@ def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
-class AgentProcess:
+class LoggedProcess:
+    """A child process whose output goes to ``log_path``; :meth:`terminate` stops it."""
+
+    def __init__(self, argv: list[str], log_path: Path, env: dict[str, str] | None = None) -> None:
+        self.log_path = log_path
+        self._log = log_path.open("wb")
+        self.proc = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT, env=env)
+
+    def log(self) -> str:
+        if not self._log.closed:
+            self._log.flush()
+        return self.log_path.read_text(errors="replace")
+
+    def terminate(self, timeout: float = 15.0) -> None:
+        """SIGTERM, then SIGKILL after ``timeout``; closes the log."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self._log.close()
+
+
+class AgentProcess(LoggedProcess):
     """``pantau run -c CONFIG`` as a subprocess, with its stderr collected."""
 
     def __init__(self, config: Path, listen: str, env: dict[str, str] | None = None) -> None:
         self.config = config
         self.listen = listen
-        self.log_path = config.parent / f"agent-{time.monotonic_ns()}.log"
-        self._log = self.log_path.open("wb")
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "agent",
-                "run",
-                "-c",
-                str(config),
-                "--log-level",
-                os.environ.get("PANTAU_TEST_LOG_LEVEL", "info"),
-            ],
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, **(env or {})},
-        )
+        argv = [sys.executable, "-m", "agent", "run", "-c", str(config), "--log-level"]
+        argv.append(os.environ.get("PANTAU_TEST_LOG_LEVEL", "info"))
+        log_path = config.parent / f"agent-{time.monotonic_ns()}.log"
+        super().__init__(argv, log_path, env={**os.environ, **(env or {})})
         try:
             wait_for(self.healthy, 20, "the agent's /healthz")
         except BaseException:
@@ -127,11 +139,6 @@ class AgentProcess:
 
     def service(self, sid: str) -> dict[str, Any]:
         return next(s for s in self.status()["services"] if s["id"] == sid)
-
-    def log(self) -> str:
-        if not self._log.closed:
-            self._log.flush()
-        return self.log_path.read_text(errors="replace")
 
     def signal(self, sig: signal.Signals) -> None:
         self.proc.send_signal(sig)

@@ -43,6 +43,7 @@ from agent.prom_timeline import Grid
 from tests.conftest import require_binary
 from tests.integration.agentproc import (
     AgentProcess,
+    LoggedProcess,
     Target,
     free_port,
     http_service,
@@ -59,15 +60,13 @@ OUTAGE = 10.0  # seconds the target answers 503
 ZONE = ZoneInfo("Asia/Jakarta")
 
 
-class Store:
+class Store(LoggedProcess):
     """A Prometheus-compatible store as a subprocess on a free loopback port."""
 
     def __init__(self, name: str, argv: list[str], port: int, workdir: Path) -> None:
         self.name = name
         self.url = f"http://127.0.0.1:{port}"
-        self.log_path = workdir / f"{name}.log"
-        self._log = self.log_path.open("wb")
-        self.proc = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT)
+        super().__init__(argv, workdir / f"{name}.log")
         wait_for(self.ready, 60, f"{name} to answer queries")
 
     def ready(self) -> bool:
@@ -94,20 +93,8 @@ class Store:
         except (OSError, urllib.error.URLError, ValueError):
             return False
 
-    def log(self) -> str:
-        if not self._log.closed:
-            self._log.flush()
-        return self.log_path.read_text(errors="replace")
-
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        self._log.close()
+        self.terminate()
 
 
 def run_report(args: list[str], env: dict[str, str] | None = None) -> list[Path]:

@@ -29,6 +29,7 @@ import trustme
 from tests.conftest import require_binary
 from tests.integration.agentproc import (
     AgentProcess,
+    LoggedProcess,
     Target,
     free_port,
     http_service,
@@ -41,7 +42,7 @@ pytestmark = pytest.mark.integration
 SCRAPE_PASSWORD = "scrape-Pa55word"  # a test credential, checked to stay out of logs
 
 
-class Prometheus:
+class Prometheus(LoggedProcess):
     """``prometheus`` on a free loopback port with a temporary config and TSDB."""
 
     def __init__(self, binary: str, workdir: Path, scrape_configs: list[dict[str, Any]]) -> None:
@@ -54,18 +55,13 @@ class Prometheus:
         }
         config_path = workdir / "prometheus.yml"
         config_path.write_text(json.dumps(config, indent=2))  # JSON is YAML
-        self.log_path = workdir / "prometheus.log"
-        self._log = self.log_path.open("wb")
-        self.proc = subprocess.Popen(
-            [
-                binary,
-                f"--config.file={config_path}",
-                f"--storage.tsdb.path={workdir / 'tsdb'}",
-                f"--web.listen-address=127.0.0.1:{self.port}",
-            ],
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-        )
+        argv = [
+            binary,
+            f"--config.file={config_path}",
+            f"--storage.tsdb.path={workdir / 'tsdb'}",
+            f"--web.listen-address=127.0.0.1:{self.port}",
+        ]
+        super().__init__(argv, workdir / "prometheus.log")
         wait_for(self.ready, 60, "prometheus /-/ready")
 
     def ready(self) -> bool:
@@ -115,20 +111,8 @@ class Prometheus:
         assert len(result) == 1, f"{expr} has {len(result)} series: {result}"
         return [(float(t), float(v)) for t, v in result[0]["values"]]
 
-    def log(self) -> str:
-        if not self._log.closed:
-            self._log.flush()
-        return self.log_path.read_text(errors="replace")
-
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        self._log.close()
+        self.terminate()
 
 
 class TLSAgent(AgentProcess):
