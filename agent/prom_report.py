@@ -57,7 +57,12 @@ from agent.prom_client import PromAuth, PromClient, auth_from_env
 from agent.prom_extras import Latest, backup_times, host_utilisation, latest_by_service
 from agent.prom_fetch import ServiceTimeline, TimelineFetcher
 from agent.prom_timeline import Grid, episodes
-from agent.report_builder import availability_summary, months_back, next_maintenance
+from agent.report_builder import (
+    availability_summary,
+    months_back,
+    next_maintenance,
+    started_month_bounds,
+)
 from agent.status import maintenance_windows
 from drp.rpo import max_backup_age, rpo_compliance_pct
 from exporters import report_model as rm
@@ -131,11 +136,7 @@ def build_fleet_report(
 ) -> rm.ReportData:
     """The report of ``year-month`` (configured zone) for every service Prometheus knows."""
     zone = ZoneInfo(config.agent.timezone)
-    start, end = month_bounds(year, month, zone)
-    if start > now:
-        raise ReportError(
-            f"periode {year:04d}-{month:02d} belum dimulai (the period is in the future)"
-        )
+    start, end = started_month_bounds(year, month, zone, now)
     grid = _grid(step)
     hi = min(end, now)
     trend_start, _ = month_bounds(*months_back(year, month, 11), zone)

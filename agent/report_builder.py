@@ -47,11 +47,7 @@ def build_report(
 ) -> rm.ReportData:
     """The report of calendar month ``year-month`` in the configured zone, as of ``now``."""
     zone = ZoneInfo(config.agent.timezone)
-    start, _ = month_bounds(year, month, zone)
-    if start > now:
-        raise ReportError(
-            f"periode {year:04d}-{month:02d} belum dimulai (the period is in the future)"
-        )
+    started_month_bounds(year, month, zone, now)
     settings = all_settings(config)
     unknown = [s for s in services if s not in settings]
     if unknown:
@@ -78,6 +74,18 @@ def build_report(
             name=rs.signatory_name, title=rs.signatory_title, nip=rs.signatory_id
         ),
     )
+
+
+def started_month_bounds(
+    year: int, month: int, zone: ZoneInfo, now: datetime
+) -> tuple[datetime, datetime]:
+    """The month's UTC bounds; a :class:`ReportError` when it has not begun at ``now``."""
+    start, end = month_bounds(year, month, zone)
+    if start > now:
+        raise ReportError(
+            f"periode {year:04d}-{month:02d} belum dimulai (the period is in the future)"
+        )
+    return start, end
 
 
 def has_data(store: Store, config: Config, year: int, month: int, now: datetime) -> bool:
