@@ -22,68 +22,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import shutil
-import socket
-import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from benchlib import BLACKBOX_CONF, child, cpu_seconds, free_port, target
 
 from agent.clock import SystemClock
 from agent.config import HttpCheck
 from probes.base import Outcome
 from probes.http import HttpProbe
-
-TICKS = os.sysconf("SC_CLK_TCK")
-NGINX_CONF = """
-worker_processes 1;
-pid {dir}/nginx.pid;
-error_log {dir}/error.log warn;
-events {{ worker_connections 4096; }}
-http {{
-    access_log off;
-    client_body_temp_path {dir}/body;
-    proxy_temp_path {dir}/proxy;
-    fastcgi_temp_path {dir}/fastcgi;
-    uwsgi_temp_path {dir}/uwsgi;
-    scgi_temp_path {dir}/scgi;
-    server {{
-        listen 127.0.0.1:{port} backlog=4096;
-        location / {{ return 200 "ok\\n"; }}
-    }}
-}}
-"""
-FALLBACK_SERVER = """
-import asyncio, sys
-async def handle(reader, writer):
-    try:
-        await reader.readuntil(b"\\r\\n\\r\\n")
-        writer.write(b"HTTP/1.1 200 OK\\r\\nContent-Length: 3\\r\\nConnection: close\\r\\n\\r\\nok\\n")
-        await writer.drain()
-    except Exception:
-        pass
-    writer.close()
-async def main():
-    server = await asyncio.start_server(handle, "127.0.0.1", int(sys.argv[1]), backlog=4096)
-    async with server:
-        await asyncio.sleep(3600)
-asyncio.run(main())
-"""
-BLACKBOX_CONF = """
-modules:
-  http_2xx:
-    prober: http
-    timeout: 5s
-    http:
-      preferred_ip_protocol: ip4
-"""
 
 
 @dataclass
@@ -97,58 +49,6 @@ class Row:
     @property
     def ms_per_probe(self) -> float:
         return 1000 * self.cpu_seconds / max(self.probes, 1)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for_port(port: int, deadline: float) -> None:
-    while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise RuntimeError(f"nothing listening on 127.0.0.1:{port}")
-
-
-@contextmanager
-def child(argv: list[str], port: int) -> Iterator[subprocess.Popen[bytes]]:
-    """Run ``argv`` until the block ends; it must listen on ``port`` within 10 s."""
-    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_for_port(port, time.monotonic() + 10)
-        yield process
-    finally:
-        process.terminate()
-        try:
-            process.wait(5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
-
-
-@contextmanager
-def target(workdir: Path) -> Iterator[tuple[str, str]]:
-    """A fast HTTP target: (url, description)."""
-    port = free_port()
-    nginx = shutil.which("nginx") or (
-        "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None
-    )
-    if nginx is not None:
-        conf = workdir / "nginx.conf"
-        conf.write_text(NGINX_CONF.format(dir=workdir, port=port))
-        argv = [nginx, "-p", str(workdir), "-c", str(conf), "-g", "daemon off;"]
-        description = "nginx-light"
-    else:
-        script = workdir / "server.py"
-        script.write_text(FALLBACK_SERVER)
-        argv = [sys.executable, str(script), str(port)]
-        description = "asyncio server (nginx not found)"
-    with child(argv, port):
-        yield f"http://127.0.0.1:{port}/", description
 
 
 async def drive(
@@ -219,12 +119,6 @@ def bench_httpx(url: str, n: int, concurrency: int, limit: float) -> Row:
     return Row("plain httpx (shared client)", done, failures, cpu, wall)
 
 
-def proc_cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    # After the ")" of the command name, utime and stime are fields 12 and 13 (0-based).
-    return (int(fields[11]) + int(fields[12])) / TICKS
-
-
 def bench_blackbox(url: str, n: int, concurrency: int, limit: float, workdir: Path) -> Row | None:
     binary = shutil.which("prometheus-blackbox-exporter")
     if binary is None:
@@ -244,11 +138,11 @@ def bench_blackbox(url: str, n: int, concurrency: int, limit: float, workdir: Pa
                 return "probe_success 1" in response.text
 
             await drive(concurrency * 2, concurrency, one, limit)
-            cpu, wall = proc_cpu_seconds(pid), time.monotonic()
+            cpu, wall = cpu_seconds(pid), time.monotonic()
             done, failures = await drive(n, concurrency, one, limit)
-            return done, failures, proc_cpu_seconds(pid) - cpu, time.monotonic() - wall
+            return done, failures, cpu_seconds(pid) - cpu, time.monotonic() - wall
 
-    with child(argv, port) as process:
+    with child(argv, port, workdir / "blackbox.log") as process:
         done, failures, cpu, wall = asyncio.run(main(process.pid))
     return Row("blackbox_exporter 0.23 (its process)", done, failures, cpu, wall)
 
