@@ -1,5 +1,5 @@
 """``python -m agent`` runs the ``pantau`` command line."""
 
-from agent.cli import run_cli
+from agent.cli.main import run_cli
 
 run_cli()

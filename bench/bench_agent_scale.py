@@ -48,13 +48,13 @@ from typing import Any
 import aiohttp
 from benchlib import BLACKBOX_CONF, REPO, child, cpu_seconds, free_port, log_tail, target
 
-from agent.durations import parse_duration
+from agent.core.durations import parse_duration
 
 # Runs the CLI exactly as ``python -m agent`` does, after wrapping LagStats.add so every lag
 # sample is kept with its time and whether it was a service round ("pantau-job-_..." tasks are
 # the agent's own jobs). Written at exit; costs one list append per round.
 LAG_SHIM = """import asyncio, atexit, json, os, time
-from agent import scheduler
+from agent.runtime import scheduler
 samples, seen = [], []
 original = scheduler.LagStats.add
 def add(self, lag):
@@ -70,7 +70,7 @@ def dump():
     with open(os.environ["PANTAU_BENCH_LAG_FILE"], "w") as out:
         json.dump({"samples": samples, **stats}, out)
 atexit.register(dump)
-from agent.cli import run_cli
+from agent.cli.main import run_cli
 run_cli()
 """
 SERVICE = """  - id: svc-{i}

@@ -26,15 +26,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from agent.availability import (
+from agent.core.model import State, Transition
+from agent.engine.availability import (
     Override,
     intervals_from_transitions,
     month_bounds,
     monthly_series,
     previous_months,
 )
-from agent.episodes import episodes_from_transitions
-from agent.model import State, Transition
+from agent.engine.episodes import episodes_from_transitions
 
 TZ = ZoneInfo("Asia/Jakarta")
 ROUND = 30  # seconds between rounds: every transition lies on this grid

@@ -28,9 +28,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from agent.config import ResticBackup
+from agent.config.models import ResticBackup
+from agent.core.model import BackupObservation
 from drp.restic import ResticSource
-from drp.sources import BackupObservation, CommandRunner
+from drp.sources import CommandRunner
 
 PASSWORD = "bench-password"
 

@@ -13,7 +13,7 @@ import time
 import tracemalloc
 from pathlib import Path
 
-from agent.loader import load_config
+from agent.config.loader import load_config
 
 SERVICE = """\
   - id: svc-{i}

@@ -32,9 +32,9 @@ from pathlib import Path
 import httpx
 from benchlib import BLACKBOX_CONF, child, cpu_seconds, free_port, target
 
-from agent.clock import SystemClock
-from agent.config import HttpCheck
-from probes.base import Outcome
+from agent.config.models import HttpCheck
+from agent.core.clock import SystemClock
+from agent.core.model import Outcome
 from probes.http import HttpProbe
 
 

@@ -13,7 +13,7 @@ free loopback port with its data in a temporary directory. Then, per store:
 1. the report's timeline fetch as shipped (per-block aggregates, point queries only where a
    block is not wholly up) for the month and its 12-month trend window;
 2. the same point by point (every block refined) — the cost without the shortcut;
-3. the whole :func:`agent.prom_report.build_fleet_report` (labels, hosts, backups included).
+3. the whole :func:`agent.reports.fleet.report.build_fleet_report` (labels, hosts, backups included).
 
 It prints wall time, HTTP requests and whole/refined blocks, checks that (1) and (2) give
 identical intervals, and the peak RSS of this process. Usage::
@@ -42,12 +42,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from agent.availability import month_bounds
-from agent.loader import parse_config
-from agent.prom_client import Labels, PromClient
-from agent.prom_fetch import ServiceTimeline, TimelineFetcher
-from agent.prom_report import build_fleet_report
-from agent.prom_timeline import Grid
+from agent.config.loader import parse_config
+from agent.engine.availability import month_bounds
+from agent.reports.fleet.client import Labels, PromClient
+from agent.reports.fleet.fetch import ServiceTimeline, TimelineFetcher
+from agent.reports.fleet.report import build_fleet_report
+from agent.reports.fleet.timeline import Grid
 
 WIB = ZoneInfo("Asia/Jakarta")
 YEAR, MONTH = 2026, 10

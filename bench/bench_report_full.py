@@ -8,7 +8,7 @@ Run from the repository root::
     .venv/bin/python bench/bench_report_full.py --profile       # cProfile of the report phase
 
 **History** (bounded: ``--services``, ``--months``, ``--hosts``), written through the real
-``agent.store.Store`` API: per service a synthetic episode timeline (about one gangguan every
+``agent.store.database.Store`` API: per service a synthetic episode timeline (about one gangguan every
 five days, 30 % Minor, durations log-normal around 12 min, and now and then a flapping burst
 of 3–8 short outages within an hour), agent-wide stops (one per month, 5 min – 3 h: an
 ``unknown`` transition ``stale_after`` after the last round, ``resumed`` at the next), the
@@ -46,21 +46,19 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
-from agent.availability import month_bounds, previous_months
-from agent.clock import FakeClock
-from agent.config import Config
-from agent.episodes import episodes_from_transitions
-from agent.incident_tracker import FLAP_WINDOW, write_ticket
-from agent.incidents import IncidentSettings, reclassify, set_cause, sync_incidents
-from agent.katalog import all_settings
-from agent.loader import parse_config
-from agent.model import Round, State, Transition
-from agent.report_builder import build_report
-from agent.store import Store
-from agent.store_records import BackupRecord, DrillRecord, FsUsage
+from agent.config.katalog import all_settings
+from agent.config.loader import parse_config
+from agent.config.models import Config
+from agent.core.model import Outcome, Round, State, Transition
+from agent.engine.availability import month_bounds, previous_months
+from agent.engine.episodes import episodes_from_transitions
+from agent.engine.incidents import IncidentSettings, reclassify, set_cause, sync_incidents
+from agent.reports.builder import build_report
+from agent.runtime.incident_tracker import FLAP_WINDOW, write_ticket
+from agent.store.database import Store
+from agent.store.records import BackupRecord, DrillRecord, FsUsage
 from exporters.csv_report import write_csv
-from exporters.pdf_report import write_pdf
-from probes.base import Outcome
+from exporters.pdf.report import write_pdf
 
 WIB = ZoneInfo("Asia/Jakarta")
 YEAR, MONTH = 2025, 9  # the reported month; history covers the 13 months ending with it
@@ -70,6 +68,19 @@ GIB = 1024**3
 CLASSES = ("kritis", "esensial", "normal")
 GROUPS = ("layanan_publik", "administrasi_pemerintahan")
 CAUSES = ("Server aplikasi mati", "Jaringan putus", "Database penuh", "Sertifikat TLS kedaluwarsa")
+
+
+class FixedClock:
+    """The store is opened "at" the end of the generated history."""
+
+    def __init__(self, at: datetime) -> None:
+        self._at = at
+
+    def now(self) -> datetime:
+        return self._at
+
+    def monotonic(self) -> float:
+        return time.monotonic()
 
 
 def katalog(n: int, hosts: int) -> Config:
@@ -173,7 +184,7 @@ def build(data_dir: Path, config: Config, seed: int) -> dict[str, float]:
     settings = all_settings(config)
     incident_settings = IncidentSettings(config.agent.name, WIB, settings)
     figures: dict[str, float] = {}
-    clock = FakeClock(end)
+    clock = FixedClock(end)
     with Store.open(data_dir, clock=clock) as store:
         t0 = time.monotonic()
         last_ids: dict[str, str] = {}

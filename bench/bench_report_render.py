@@ -21,9 +21,9 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from agent.pedoman import Classification, Group, Impact, priority
+from agent.core.pedoman import Classification, Group, Impact, priority
 from exporters.csv_report import write_csv
-from exporters.pdf_report import write_pdf
+from exporters.pdf.report import write_pdf
 from exporters.report_model import (
     Availability,
     DailyPoint,

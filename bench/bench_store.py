@@ -4,7 +4,7 @@ Run: ``.venv/bin/python bench/bench_store.py [--services 1000] [--rounds 100000]
 
 Figures printed:
 
-- sustained rounds/s through :class:`~agent.store_writer.StoreWriter` (one op per service
+- sustained rounds/s through :class:`~agent.store.writer.StoreWriter` (one op per service
   round, as the agent submits them) for ``--services`` services at a 30 s interval;
 - bytes on disk per raw round, and per service-month (30 days × 2 880 rounds);
 - bytes per transition and per host-month of 5-minute aggregates (6 metric keys);
@@ -23,11 +23,10 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from agent.model import CheckOutcome, Round, State, Transition
-from agent.store import Store
-from agent.store_records import FsUsage
-from agent.store_writer import StoreWriter
-from probes.base import Outcome
+from agent.core.model import CheckOutcome, Outcome, Round, State, Transition
+from agent.store.database import Store
+from agent.store.records import FsUsage
+from agent.store.writer import StoreWriter
 
 T0 = datetime(2024, 9, 1, tzinfo=UTC)
 INTERVAL = timedelta(seconds=30)

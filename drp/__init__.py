@@ -3,7 +3,7 @@
 - :mod:`drp.sources` — :class:`BackupObservation`, the source protocol, the shared subprocess
   runner; :mod:`drp.files`, :mod:`drp.restic`, :mod:`drp.borg` — the pollable sources.
 - :mod:`drp.push` — backups reported by scripts (HTTP push, ``pantau backup mark``).
-- :mod:`drp.rpo` — pure math: merging observations, backup age, RPO compliance, RTO, drill age.
+- :mod:`agent.engine.rpo` — pure math: merging observations, backup age, RPO compliance, RTO, drill age.
 - :mod:`drp.drills` — restore drills (automated or recorded by hand).
 
 This package computes and returns data; storing and exporting it is the agent's job.
@@ -14,12 +14,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from agent.clock import Clock
-from agent.config import Backup, BorgBackup, FilesBackup, ResticBackup
+from agent.config.models import Backup, BorgBackup, FilesBackup, ResticBackup
+from agent.core.clock import Clock
+from agent.core.model import BackupObservation
 from drp.borg import BorgSource
 from drp.files import FilesSource
 from drp.restic import ResticSource
-from drp.sources import BackupObservation, BackupSource, CommandRunner
+from drp.sources import BackupSource, CommandRunner
 
 __all__ = [
     "BackupObservation",

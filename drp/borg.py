@@ -30,11 +30,11 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from agent.clock import Clock, SystemClock
-from agent.config import BorgBackup
+from agent.config.models import BorgBackup
+from agent.core.clock import Clock, SystemClock
+from agent.core.model import BackupObservation
 from drp.sources import (
     DEFAULT_RUNNER,
-    BackupObservation,
     BinaryMissingError,
     CommandResult,
     CommandRunner,
@@ -121,7 +121,7 @@ def classify(result: CommandResult, program: str, secrets: tuple[str, ...] = ())
 
 
 class BorgSource:
-    """Checks a :class:`~agent.config.BorgBackup` repository."""
+    """Checks a :class:`~agent.config.models.BorgBackup` repository."""
 
     kind = "borg"
 

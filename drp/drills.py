@@ -39,9 +39,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from agent.clock import Clock
-from agent.config import BorgBackup, DrillSettings, ResticBackup, Service
-from agent.durations import format_duration
+from agent.config.models import BorgBackup, DrillSettings, ResticBackup, Service
+from agent.core.clock import Clock
+from agent.core.durations import format_duration
 from drp import source_name
 from drp.borg import BorgSource
 from drp.borg import classify as borg_classify

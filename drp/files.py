@@ -33,10 +33,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from fnmatch import fnmatchcase
 
-from agent.clock import Clock, SystemClock
-from agent.config import FilesBackup
-from agent.durations import format_duration
-from drp.sources import CLOCK_SKEW, BackupObservation, clip, failed, scrub
+from agent.config.models import FilesBackup
+from agent.core.clock import Clock, SystemClock
+from agent.core.durations import format_duration
+from agent.core.model import CLOCK_SKEW, BackupObservation
+from drp.sources import clip, failed, scrub
 
 log = logging.getLogger(__name__)
 
@@ -185,7 +186,7 @@ def scan_files(
 
 
 class FilesSource:
-    """Checks a :class:`~agent.config.FilesBackup` (see the module docstring for the rules)."""
+    """Checks a :class:`~agent.config.models.FilesBackup` (see the module docstring for the rules)."""
 
     kind = "files"
 

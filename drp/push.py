@@ -22,9 +22,10 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 
-from agent.durations import format_duration
-from agent.errors import PantauError
-from drp.sources import CLOCK_SKEW, BackupObservation, clip, scrub
+from agent.core.durations import format_duration
+from agent.core.errors import PantauError
+from agent.core.model import CLOCK_SKEW, BackupObservation
+from drp.sources import clip, scrub
 
 #: how far in the future a reported time may be (the reporter's clock may run a little ahead)
 PUSH_SKEW = CLOCK_SKEW

@@ -25,11 +25,11 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from agent.clock import Clock, SystemClock
-from agent.config import ResticBackup
+from agent.config.models import ResticBackup
+from agent.core.clock import Clock, SystemClock
+from agent.core.model import BackupObservation
 from drp.sources import (
     DEFAULT_RUNNER,
-    BackupObservation,
     BinaryMissingError,
     CommandResult,
     CommandRunner,
@@ -90,7 +90,7 @@ def classify(result: CommandResult, program: str, secrets: tuple[str, ...] = ())
 
 
 class ResticSource:
-    """Checks a :class:`~agent.config.ResticBackup` repository."""
+    """Checks a :class:`~agent.config.models.ResticBackup` repository."""
 
     kind = "restic"
 

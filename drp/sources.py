@@ -21,7 +21,7 @@ Reasons (``BackupObservation.reason``; empty when ``ok``)::
     source_error      a bug inside the source (logged; the agent carries on)
 
 ``repo_locked`` and ``timeout`` are usually transient. No reason ever resets the last known good
-backup time: :func:`drp.rpo.merge` keeps it.
+backup time: :func:`agent.engine.rpo.merge` keeps it.
 
 Subprocesses run through one :class:`CommandRunner`: a semaphore caps how many run at once (so a
 hundred repository checks cannot starve the agent of CPU), each runs under ``nice`` in its own
@@ -41,36 +41,17 @@ import time
 import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Protocol
 
-from probes.base import scrub_url
+from agent.core.model import CLOCK_SKEW, BackupObservation
+from agent.core.scrub import scrub_url
 
 log = logging.getLogger(__name__)
 
-#: How far in the future a backup time may be before it is distrusted: the writer's clock (an
-#: NFS server, another host) may run a little ahead. Beyond it: ``future_*`` reasons, age unknown.
-CLOCK_SKEW = timedelta(minutes=5)
 
 #: Longest ``detail`` we keep: enough for a stderr tail, short enough for a metric label or a log.
 MAX_DETAIL = 300
-
-
-@dataclass(frozen=True)
-class BackupObservation:
-    """What one check of one backup source saw.
-
-    ``last_success_at`` is the finish time of the newest good backup the source can prove (aware
-    UTC), ``None`` when it cannot prove any. ``size_bytes`` is that backup's size when cheaply
-    known. ``detail`` is short human text with secrets scrubbed.
-    """
-
-    source: str
-    ok: bool
-    last_success_at: datetime | None
-    size_bytes: int | None
-    reason: str
-    detail: str
 
 
 class SourceFailure(Exception):

@@ -19,7 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from agent.errors import ReportError
+from agent.core.errors import ReportError
 from exporters.report_model import ReportData, ServiceReport
 from exporters.report_text import (
     capacity_advice,
@@ -151,7 +151,7 @@ def rows(report: ReportData, *, excel: bool = False) -> Iterator[list[str]]:
 def write_csv(report: ReportData, path: str | os.PathLike[str], excel: bool = False) -> Path:
     """Write the report's CSV to ``path`` atomically and return the path written.
 
-    Raises :class:`~agent.errors.ReportError` when the file cannot be written.
+    Raises :class:`~agent.core.errors.ReportError` when the file cannot be written.
     """
     target = Path(path)
     encoding, delimiter, newline = ("utf-8-sig", ";", "\r\n") if excel else ("utf-8", ",", "\n")

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from agent.config import Config
+from agent.config.models import Config
 
 DS = {"type": "prometheus", "uid": "${DS_PROMETHEUS}"}
 SVC = 'job=~"$job",service=~"$service"'

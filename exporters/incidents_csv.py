@@ -1,6 +1,6 @@
 """A month's gangguan tickets as CSV: the Formulir Penanganan Aduan Gangguan, one row each.
 
-Columns: the 16 form fields of Pedoman 4.2.1.2 (:data:`agent.incidents.FORM_FIELDS`, Indonesian
+Columns: the 16 form fields of Pedoman 4.2.1.2 (:data:`agent.engine.incidents.FORM_FIELDS`, Indonesian
 headers), then Penyebab, Catatan, Waktu Respons, Respons Sesuai Target, Reklasifikasi, and —
 because a form without them cannot be checked against the availability figures — Waktu Mulai
 Gangguan, Durasi (menit) and Melebihi RTO. Times are shown in the report zone with its
@@ -22,10 +22,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from agent.availability import month_bounds
-from agent.config import WorkingHours
-from agent.errors import ReportError
-from agent.incidents import (
+from agent.config.models import WorkingHours
+from agent.core.errors import ReportError
+from agent.core.pedoman import Impact
+from agent.engine.availability import month_bounds
+from agent.engine.incidents import (
     FORM_FIELDS,
     Gangguan,
     duration,
@@ -34,7 +35,6 @@ from agent.incidents import (
     response_time,
     rto_breached,
 )
-from agent.pedoman import Impact
 
 EXTRA_COLUMNS: tuple[str, ...] = (
     "Penyebab",
@@ -156,7 +156,7 @@ def write_incidents_csv(
 ) -> Path:
     """Write ``tickets`` (e.g. :func:`month_tickets`) to ``path`` atomically; return the path.
 
-    Raises :class:`~agent.errors.ReportError` when the file cannot be written.
+    Raises :class:`~agent.core.errors.ReportError` when the file cannot be written.
     """
     target = Path(path)
     encoding, delimiter, newline = ("utf-8-sig", ";", "\r\n") if excel else ("utf-8", ",", "\n")

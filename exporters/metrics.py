@@ -25,9 +25,9 @@ import threading
 from collections.abc import Iterable, Mapping
 from typing import Any, TypedDict, Unpack
 
-from agent.config import Config
-from agent.katalog import all_settings
-from agent.pedoman import Classification, Group, Impact, priority
+from agent.config.katalog import all_settings
+from agent.config.models import Config
+from agent.core.pedoman import Classification, Group, Impact, priority
 from exporters.exposition import (
     CONTENT_TYPE_OPENMETRICS,
     CONTENT_TYPE_TEXT,

@@ -1,6 +1,6 @@
 """One month's *Formulir Pemantauan dan Pemeliharaan Layanan* as plain data (SPEC §8).
 
-The report writers (:mod:`exporters.csv_report`, :mod:`exporters.pdf_report`) only read a
+The report writers (:mod:`exporters.csv_report`, :mod:`exporters.pdf.report`) only read a
 :class:`ReportData`; whoever gathers the month (local store or Prometheus) fills it. Values that
 follow from others — whether the target was met, the fullest filesystem, the longest
 recovery, gangguan over RTO, days until a disk is full, the recap — are computed here, once,
@@ -32,8 +32,8 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from agent.errors import ReportError
-from agent.pedoman import Classification, Group, Impact
+from agent.core.errors import ReportError
+from agent.core.pedoman import Classification, Group, Impact
 from exporters.report_text import MONTH_NAME, availability_shown, format_period
 
 

@@ -12,7 +12,7 @@ from datetime import timedelta
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING
 
-from agent.errors import ReportError
+from agent.core.errors import ReportError
 
 if TYPE_CHECKING:  # the model imports this module: no runtime cycle
     from exporters.report_model import ServiceReport

@@ -30,9 +30,9 @@ from typing import Any
 
 import yaml
 
-from agent.config import Config
-from agent.durations import format_duration
-from agent.pedoman import Classification, Group, Impact, priority
+from agent.config.models import Config
+from agent.core.durations import format_duration
+from agent.core.pedoman import Classification, Group, Impact, priority
 
 GOOD = 'pantau_service_state{state=~"up|degraded"}'
 VALID = 'pantau_service_state{state=~"up|degraded|down"}'

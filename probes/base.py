@@ -3,7 +3,7 @@
 A down target is data, not an exception: every probe returns a frozen :class:`ProbeResult`
 with an :class:`Outcome`, a machine-readable ``reason`` when it is not ``up``, the latency
 measured on the monotonic clock, and the aware UTC time the probe started. Details shown to
-people have credentials scrubbed (:func:`scrub_url`).
+people have credentials scrubbed (:func:`agent.core.scrub.scrub_url`).
 
 Reasons used across probes (one vocabulary, so dashboards and reports can group them)::
 
@@ -30,19 +30,11 @@ Reasons used across probes (one vocabulary, so dashboards and reports can group 
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 from typing import Protocol
 
-
-class Outcome(StrEnum):
-    """Result of one check, or one round of a service."""
-
-    UP = "up"
-    DEGRADED = "degraded"
-    DOWN = "down"
+from agent.core.model import Outcome
 
 
 @dataclass(frozen=True)
@@ -77,15 +69,3 @@ class Probe(Protocol):
     async def aclose(self) -> None:
         """Release resources (clients, pools)."""
         ...
-
-
-_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^/@:\s]*)(:[^/@\s]*)?@")
-_QUERY_SECRET = re.compile(
-    r"(?i)([?&](?:password|passwd|pass|token|access_token|api_key|apikey|secret|key|auth)=)[^&#\s]*"
-)
-
-
-def scrub_url(text: str) -> str:
-    """Hide credentials in URLs: ``https://user:pw@host/?token=x`` → ``https://user:***@host/?token=***``."""
-    text = _USERINFO.sub(lambda m: f"{m.group('scheme')}{m.group('user')}:***@", text)
-    return _QUERY_SECRET.sub(r"\1***", text)

@@ -32,9 +32,10 @@ import dns.name
 import dns.rdatatype
 import dns.resolver
 
-from agent.clock import Clock
-from agent.config import DnsCheck
-from probes.base import Outcome, ProbeResult
+from agent.config.models import DnsCheck
+from agent.core.clock import Clock
+from agent.core.model import Outcome
+from probes.base import ProbeResult
 from probes.reasons import reason_for
 
 __all__ = ["RESOLVER_THREADS", "DnsProbe", "resolve_system"]

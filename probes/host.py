@@ -28,8 +28,8 @@ from typing import Protocol
 
 import psutil
 
-from agent.clock import Clock
-from agent.config import Host
+from agent.config.models import Host
+from agent.core.clock import Clock
 
 __all__ = ["FilesystemUsage", "HostSampler", "HostSnapshot", "InterfaceUsage"]
 
@@ -108,7 +108,7 @@ def _net_counters() -> Mapping[str, NetCountersLike]:
 
 
 class HostSampler:
-    """Samples one :class:`agent.config.Host`; keep one per host, since rates need history."""
+    """Samples one :class:`agent.config.models.Host`; keep one per host, since rates need history."""
 
     def __init__(
         self,

@@ -37,10 +37,12 @@ from pathlib import Path
 import httpx
 from cryptography import x509
 
-from agent.clock import Clock
-from agent.config import HttpCheck
-from agent.errors import ConfigError, ConfigProblem
-from probes.base import Outcome, ProbeResult, scrub_url
+from agent.config.models import HttpCheck
+from agent.core.clock import Clock
+from agent.core.errors import ConfigError, ConfigProblem
+from agent.core.model import Outcome
+from agent.core.scrub import scrub_url
+from probes.base import ProbeResult
 from probes.dns import resolve_system
 from probes.reasons import reason_for
 

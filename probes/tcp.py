@@ -13,9 +13,10 @@ import ipaddress
 import socket
 from datetime import datetime
 
-from agent.clock import Clock
-from agent.config import TcpCheck
-from probes.base import Outcome, ProbeResult
+from agent.config.models import TcpCheck
+from agent.core.clock import Clock
+from agent.core.model import Outcome
+from probes.base import ProbeResult
 from probes.dns import resolve_system
 from probes.reasons import reason_for
 

@@ -47,5 +47,7 @@ ruff check .
 ruff format --check .
 echo "== mypy"
 mypy
+echo "== lint-imports (the dependency rule of docs/architecture.md)"
+lint-imports
 echo "== pytest"
 pytest -p no:cacheprovider "$@"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from agent.cli import main
+from agent.cli.main import main
 from tests.agent.test_config_errors import BASE
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from agent.cli import main
-from agent.errors import ConfigError
-from agent.loader import parse_config
+from agent.cli.main import main
+from agent.config.loader import parse_config
+from agent.core.errors import ConfigError
 
 BASE = """\
 agent:
@@ -264,7 +264,7 @@ def test_relative_paths_are_relative_to_the_config_file(tmp_path: Path) -> None:
     path = tmp_path / "etc" / "pantau.yaml"
     path.parent.mkdir()
     path.write_text(BASE.replace("data_dir: /tmp/pantau-test", "data_dir: ../data"))
-    from agent.loader import load_config
+    from agent.config.loader import load_config
 
     assert load_config(path).agent.data_dir == tmp_path / "etc" / ".." / "data"
 

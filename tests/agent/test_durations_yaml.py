@@ -6,8 +6,8 @@ from datetime import date, datetime, timedelta
 
 import pytest
 
-from agent.durations import format_duration, parse_duration
-from agent.yamlload import load_yaml, resolve_plain
+from agent.config.yamlload import load_yaml, resolve_plain
+from agent.core.durations import format_duration, parse_duration
 
 
 @pytest.mark.parametrize(

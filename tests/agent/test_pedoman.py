@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from agent.pedoman import (
+from agent.core.pedoman import (
     SLA_RESOLUTION,
     Classification,
     Group,

@@ -6,9 +6,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from agent.config import TcpCheck
-from agent.rounds import judge
-from probes.base import Outcome, ProbeResult
+from agent.config.models import TcpCheck
+from agent.core.model import Outcome
+from agent.engine.rounds import judge
+from probes.base import ProbeResult
 
 T = datetime(2024, 9, 1, tzinfo=UTC)
 MAJOR = TcpCheck(type="tcp", address="127.0.0.1:1")

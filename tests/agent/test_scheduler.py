@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from agent.scheduler import Scheduler, stable_offset
+from agent.runtime.scheduler import Scheduler, stable_offset
 
 
 def test_stable_offset_is_deterministic_and_inside_interval() -> None:

@@ -7,15 +7,15 @@ from pathlib import Path
 
 import jsonschema
 
-from agent.schema import render
-from agent.yamlload import load_yaml
+from agent.config.schema import render
+from agent.config.yamlload import load_yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_committed_schema_is_up_to_date() -> None:
     committed = (ROOT / "config" / "pantau.schema.json").read_text(encoding="utf-8")
-    assert committed == render(), "run: python -m agent.schema > config/pantau.schema.json"
+    assert committed == render(), "run: python -m agent.config.schema > config/pantau.schema.json"
 
 
 def test_example_config_validates_against_schema() -> None:

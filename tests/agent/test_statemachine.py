@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from agent.model import Round, State
-from agent.statemachine import MachineState, StateMachine
-from probes.base import Outcome
+from agent.core.model import Outcome, Round, State
+from agent.engine.statemachine import MachineState, StateMachine
 
 T0 = datetime(2024, 9, 10, 3, 0, tzinfo=UTC)
 UP, DOWN, DEG = Outcome.UP, Outcome.DOWN, Outcome.DEGRADED

@@ -115,7 +115,7 @@ def test_dockerignore_sends_the_sources_and_nothing_private(tmp_path: Path) -> N
     sent = build_context(REPO, tmp_path)
     assert "pyproject.toml" in sent
     assert "README.md" in sent  # pyproject's readme: the wheel build fails without it
-    assert "agent/cli.py" in sent
+    assert "agent/cli/main.py" in sent
     assert "config/pantau.example.yaml" in sent
     assert "deploy/healthcheck.py" in sent
     private = [p for p in sent if p.split("/")[0] in {".git", ".venv", "data", "reports", "tests"}]
@@ -126,7 +126,7 @@ def test_dockerignore_sends_the_sources_and_nothing_private(tmp_path: Path) -> N
 def test_dockerignore_rules_follow_docker_semantics() -> None:
     ignore = DockerIgnore.parse("*\n!agent/\n**/__pycache__\n")
     assert ignore.excluded(".venv/bin/python")
-    assert not ignore.excluded("agent/cli.py")
+    assert not ignore.excluded("agent/cli/main.py")
     assert ignore.excluded("agent/__pycache__/cli.cpython-311.pyc")
     assert ignore.excluded("probes/http.py")
 

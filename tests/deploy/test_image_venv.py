@@ -88,6 +88,38 @@ def test_builders_import_check_passes_in_the_fresh_venv(venv: Path) -> None:
     assert result.returncode == 0, result.stderr
 
 
+#: One module of every package of the house (docs/architecture.md): a subpackage missing from the
+#: wheel (``[tool.setuptools.packages.find]``) fails here, not in a user's first run.
+ONE_MODULE_EACH = (
+    "agent.core.clock",
+    "agent.config.loader",
+    "agent.engine.availability",
+    "agent.store.database",
+    "agent.reports.status",
+    "agent.reports.fleet.report",
+    "agent.runtime.runner",
+    "agent.cli.main",
+    "probes.http",
+    "drp.restic",
+    "exporters.metrics",
+    "exporters.pdf.report",
+)
+
+
+def test_wheel_carries_every_subpackage(venv: Path, tmp_path: Path) -> None:
+    code = (
+        "import importlib, sys; "
+        "files = [importlib.import_module(m).__file__ for m in sys.argv[1:]]; "
+        "print('\\n'.join(files))"
+    )
+    # Run outside the checkout so nothing can be imported from the work tree.
+    result = run([str(venv / "bin" / "python"), "-c", code, *ONE_MODULE_EACH], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    files = result.stdout.split()
+    assert len(files) == len(ONE_MODULE_EACH)
+    assert all(f.startswith(str(venv)) for f in files), files
+
+
 def test_image_config_checks_ok_with_the_image_environment(
     venv: Path, context_dir: Path, tmp_path: Path
 ) -> None:

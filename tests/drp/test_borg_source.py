@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from agent.config import BorgBackup
+from agent.config.models import BorgBackup
+from agent.core.model import BackupObservation
 from drp.borg import BorgSource
-from drp.sources import BackupObservation
 from tests.drp.conftest import BORG_PASSPHRASE, BorgRepo, borg_exclusive_lock
 
 pytestmark = pytest.mark.integration

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agent.config import Service
+from agent.config.models import Service
 from drp import BorgSource, FilesSource, ResticSource, build_sources, source_name
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.clock import SystemClock
-from agent.config import Service
+from agent.config.models import Service
+from agent.core.clock import SystemClock
 from drp.drills import DrillResult, manual_drill, run_drill
 from tests.drp.conftest import (
     BorgRepo,

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from agent.clock import FakeClock
-from agent.config import FilesBackup
+from agent.config.models import FilesBackup
+from agent.core.model import BackupObservation
 from drp.files import FilesSource, scan_files, split_pattern
-from drp.sources import BackupObservation
 from tests.conftest import require_binary
+from tests.fakes import FakeClock
 
 NOW = datetime(2024, 9, 15, 8, 0, tzinfo=UTC)
 

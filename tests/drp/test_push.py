@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from agent.engine.rpo import merge
 from drp.push import PushError, PushRecord, parse_mark_time, parse_push_body
-from drp.rpo import merge
 
 NOW = datetime(2024, 9, 15, 8, 0, tzinfo=UTC)
 IDS = {"sipd", "simpeg"}

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from agent.config import ResticBackup
+from agent.config.models import ResticBackup
+from agent.core.model import BackupObservation
+from agent.engine.rpo import RpoState, rpo_status
 from drp.restic import ResticSource
-from drp.rpo import RpoState, rpo_status
-from drp.sources import BackupObservation, CommandRunner
+from drp.sources import CommandRunner
 from tests.drp.conftest import RESTIC_PASSWORD, ResticRepo, restic_exclusive_lock
 
 pytestmark = pytest.mark.integration

@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from agent.model import Episode, State
-from drp.rpo import (
+from agent.core.model import BackupObservation, Episode, State
+from agent.engine.rpo import (
     RpoState,
     SourceState,
     drill_status,
@@ -18,7 +18,6 @@ from drp.rpo import (
     rpo_status,
     rto_status,
 )
-from drp.sources import BackupObservation
 
 H = timedelta(hours=1)
 D = timedelta(days=1)

@@ -1,6 +1,6 @@
 """A fake Prometheus query API over raw samples, for the fleet report's unit tests.
 
-It evaluates exactly the expression shapes :mod:`agent.prom_fetch` and :mod:`agent.prom_extras`
+It evaluates exactly the expression shapes :mod:`agent.reports.fleet.fetch` and :mod:`agent.reports.fleet.extras`
 send (anything else answers an empty matrix and is recorded), with Prometheus 3 semantics:
 ranges are left-open ``(t − range, t]``, subquery points are multiples of their step. Served
 through ``httpx.MockTransport``, so the real client code (form posts, chunking) runs.

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from agent.incidents import Gangguan, IncidentSettings, sync_incidents
-from agent.katalog import all_settings
-from agent.loader import parse_config
-from agent.model import Episode, State
+from agent.config.katalog import all_settings
+from agent.config.loader import parse_config
+from agent.core.model import Episode, State
+from agent.engine.incidents import Gangguan, IncidentSettings, sync_incidents
 
 WIB = ZoneInfo("Asia/Jakarta")
 T0 = datetime(2024, 9, 10, 9, 0, tzinfo=WIB).astimezone(UTC)  # Tuesday 09:00 WIB

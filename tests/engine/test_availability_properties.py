@@ -13,7 +13,8 @@ from zoneinfo import ZoneInfo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agent.availability import (
+from agent.core.model import State, StateInterval, Transition
+from agent.engine.availability import (
     Override,
     OverrideKind,
     PeriodAvailability,
@@ -22,7 +23,6 @@ from agent.availability import (
     month_bounds,
     monthly_series,
 )
-from agent.model import State, StateInterval, Transition
 
 BASE = datetime(2024, 8, 25, tzinfo=UTC)
 SPAN = 40 * 86_400  # timelines cover ~40 days around the August/September boundary

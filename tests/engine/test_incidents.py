@@ -9,10 +9,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agent.availability import compute_availability, month_bounds
-from agent.config import WorkingHours
-from agent.episodes import episodes_from_transitions
-from agent.incidents import (
+from agent.config.models import WorkingHours
+from agent.core.model import Episode, State, Transition
+from agent.core.pedoman import DETECTION_TARGET, Impact
+from agent.engine.availability import compute_availability, month_bounds
+from agent.engine.episodes import episodes_from_transitions
+from agent.engine.incidents import (
     Gangguan,
     IncidentError,
     Status,
@@ -33,8 +35,6 @@ from agent.incidents import (
     sla_response_deadline,
     sync_incidents,
 )
-from agent.model import Episode, State, Transition
-from agent.pedoman import DETECTION_TARGET, Impact
 from tests.engine.katalog import SETTINGS, T0, WIB, ticket
 from tests.engine.timeline import DEG, DOWN, MIN, UP, every, run
 

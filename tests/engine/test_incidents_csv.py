@@ -9,10 +9,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from agent.config import WorkingHours
-from agent.errors import ReportError
-from agent.incidents import FORM_FIELDS, ack, add_note, reclassify, set_cause, sync_incidents
-from agent.model import Episode, State
+from agent.config.models import WorkingHours
+from agent.core.errors import ReportError
+from agent.core.model import Episode, State
+from agent.engine.incidents import FORM_FIELDS, ack, add_note, reclassify, set_cause, sync_incidents
 from exporters.incidents_csv import (
     COLUMNS,
     format_duration_id,

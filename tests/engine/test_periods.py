@@ -7,14 +7,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from agent.availability import (
+from agent.core.errors import ReportError
+from agent.engine.availability import (
     month_bounds,
     parse_period,
     period_label,
     period_of,
     previous_months,
 )
-from agent.errors import ReportError
 
 WIB, WITA, WIT = ZoneInfo("Asia/Jakarta"), ZoneInfo("Asia/Makassar"), ZoneInfo("Asia/Jayapura")
 

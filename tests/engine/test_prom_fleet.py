@@ -8,13 +8,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from agent.errors import ReportError
-from agent.loader import parse_config
-from agent.pedoman import Impact
-from agent.prom_client import PromClient
-from agent.prom_fetch import STATE, TimelineFetcher, plan_refinement
-from agent.prom_report import NO_CAUSES, build_fleet_report, generate_from_prometheus
-from agent.prom_timeline import (
+from agent.config.loader import parse_config
+from agent.core.errors import ReportError
+from agent.core.pedoman import Impact
+from agent.reports.fleet.client import PromClient
+from agent.reports.fleet.fetch import STATE, TimelineFetcher, plan_refinement
+from agent.reports.fleet.report import NO_CAUSES, build_fleet_report, generate_from_prometheus
+from agent.reports.fleet.timeline import (
     Grid,
     Observation,
     backdate_down,

@@ -13,11 +13,11 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from agent.availability import month_bounds
-from agent.errors import ReportError
-from agent.model import State
-from agent.prom_client import PromAuth, PromClient, auth_from_env, chunk_ranges, load_auth
-from agent.prom_timeline import (
+from agent.core.errors import ReportError
+from agent.core.model import State
+from agent.engine.availability import month_bounds
+from agent.reports.fleet.client import PromAuth, PromClient, auth_from_env, chunk_ranges, load_auth
+from agent.reports.fleet.timeline import (
     Grid,
     backdate_down,
     episodes,

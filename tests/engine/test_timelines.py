@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from agent.availability import Override, compute_availability, month_bounds, monthly_series
-from agent.model import State
+from agent.core.model import State
+from agent.engine.availability import Override, compute_availability, month_bounds, monthly_series
 from tests.engine.timeline import DEG, DOWN, ISOLATED, MIN, UP, every, run
 
 WIB = ZoneInfo("Asia/Jakarta")

@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from agent.config import WorkingHours
-from agent.workhours import (
+from agent.config.models import WorkingHours
+from agent.engine.workhours import (
     WorkingHoursError,
     add_working_time,
     is_working_time,

@@ -1,7 +1,7 @@
 """Build timelines for engine tests by feeding real rounds to the real state machine.
 
 The whole chain round → transition → interval → availability is exercised: a test describes
-rounds (when, outcome), :func:`run` feeds them to :class:`agent.statemachine.StateMachine`
+rounds (when, outcome), :func:`run` feeds them to :class:`agent.engine.statemachine.StateMachine`
 and returns what the store would hold (transitions, last round time, first round time).
 """
 
@@ -11,15 +11,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from agent.availability import (
+from agent.core.model import Outcome, Round, State, StateInterval, Transition
+from agent.engine.availability import (
     Override,
     PeriodAvailability,
     compute_availability,
     intervals_from_transitions,
 )
-from agent.model import Round, State, StateInterval, Transition
-from agent.statemachine import StateMachine
-from probes.base import Outcome
+from agent.engine.statemachine import StateMachine
 
 UP, DOWN, DEG = Outcome.UP, Outcome.DOWN, Outcome.DEGRADED
 ISOLATED = "isolated"  # a round whose agent_isolated flag is set

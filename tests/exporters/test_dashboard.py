@@ -11,8 +11,8 @@ from typing import Any
 
 import yaml
 
-from agent.config import Config
-from agent.loader import parse_config
+from agent.config.loader import parse_config
+from agent.config.models import Config
 from exporters.dashboard import build_dashboard, panel_queries, render_dashboard
 from exporters.exposition import FAMILIES
 from tests.conftest import require_binary

@@ -19,7 +19,7 @@ from prometheus_client.openmetrics.parser import text_string_to_metric_families 
 from prometheus_client.parser import text_string_to_metric_families as parse_text
 from prometheus_client.registry import Collector, CollectorRegistry
 
-from agent.loader import parse_config
+from agent.config.loader import parse_config
 from exporters.exposition import FAMILIES, FAMILY_BY_NAME, format_value
 from exporters.metrics import (
     CONTENT_TYPE_OPENMETRICS,

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 import yaml
 
-from agent.config import Config
-from agent.loader import parse_config
+from agent.config.loader import parse_config
+from agent.config.models import Config
 from exporters.rules import build_rules, render_rules, service_down_for
 from tests.conftest import require_binary
 

@@ -1,4 +1,4 @@
-"""agent.webconfig: exporter-toolkit web config (TLS, basic auth), FAULTS row 28."""
+"""agent.config.webconfig: exporter-toolkit web config (TLS, basic auth), FAULTS row 28."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import bcrypt
 import pytest
 import trustme
 
-from agent.errors import ConfigError
-from agent.webconfig import WebConfig, load_web_config, parse_web_config
+from agent.config.webconfig import WebConfig, load_web_config, parse_web_config
+from agent.core.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = b"rahasia-prometheus"

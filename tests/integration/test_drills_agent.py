@@ -12,10 +12,10 @@ from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from agent.clock import SystemClock
-from agent.drills_agent import schedule_drills
-from agent.loader import load_config
-from agent.store_writer import StoreWriter
+from agent.config.loader import load_config
+from agent.core.clock import SystemClock
+from agent.runtime.drills import schedule_drills
+from agent.store.writer import StoreWriter
 from tests.integration.agentproc import AgentProcess, Target, free_port, wait_for, write_config
 
 

@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from agent.scheduler import stable_offset
+from agent.runtime.scheduler import stable_offset
 from tests.integration.agentproc import AgentProcess, free_port, wait_for, write_config
 
 pytestmark = pytest.mark.integration

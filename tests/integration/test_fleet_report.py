@@ -34,12 +34,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from agent.availability import period_of
-from agent.incident_cmd import open_store
-from agent.loader import load_config
-from agent.prom_client import Labels, PromClient
-from agent.prom_fetch import TimelineFetcher
-from agent.prom_timeline import Grid
+from agent.cli.incident import open_store
+from agent.config.loader import load_config
+from agent.engine.availability import period_of
+from agent.reports.fleet.client import Labels, PromClient
+from agent.reports.fleet.fetch import TimelineFetcher
+from agent.reports.fleet.timeline import Grid
 from tests.conftest import require_binary
 from tests.integration.agentproc import (
     AgentProcess,

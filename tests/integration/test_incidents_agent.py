@@ -117,7 +117,7 @@ def test_unknown_ticket_is_a_clear_error(tmp_path: Path) -> None:
         listen="127.0.0.1:1",
         services=http_service("portal", "http://127.0.0.1:1/"),
     )
-    from agent.store import Store
+    from agent.store.database import Store
 
     Store.open(tmp_path / "data").close()
     result = pantau("incident", "ack", "-c", str(cfg), "G-2099-01-0001")

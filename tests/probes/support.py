@@ -9,10 +9,10 @@ from typing import Any
 import psutil
 from pydantic import TypeAdapter
 
-from agent.clock import SystemClock
-from agent.config import Check
+from agent.config.models import Check
+from agent.core.clock import SystemClock
 from probes.base import Probe, ProbeResult
-from probes.factory import build_probe
+from probes.registry import build_probe
 
 _CHECK = TypeAdapter(Check)
 DEFAULT_BODY_LIMIT = 1 << 20

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from agent.clock import SystemClock
-from agent.config import DnsCheck
-from probes.base import Outcome
+from agent.config.models import DnsCheck
+from agent.core.clock import SystemClock
+from agent.core.model import Outcome
 from probes.dns import RESOLVER_THREADS, DnsProbe
 from tests.probes.servers import FakeDnsServer
 from tests.probes.support import probe_once

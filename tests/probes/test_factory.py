@@ -8,12 +8,12 @@ from typing import Any
 import pytest
 from pydantic import TypeAdapter
 
-from agent.clock import SystemClock
-from agent.config import Check
+from agent.config.models import Check
+from agent.core.clock import SystemClock
 from probes.base import Probe
 from probes.dns import DnsProbe
-from probes.factory import build_probe, effective_timeout
 from probes.http import HttpProbe
+from probes.registry import build_probe, effective_timeout
 from probes.tcp import TcpProbe
 
 CHECK: TypeAdapter[Check] = TypeAdapter(Check)

@@ -11,9 +11,10 @@ from typing import Any, NamedTuple
 
 import pytest
 
-from agent.clock import FakeClock, SystemClock
-from agent.config import Host
+from agent.config.models import Host
+from agent.core.clock import SystemClock
 from probes.host import HostSampler, HostSnapshot, NetCountersLike
+from tests.fakes import FakeClock
 
 
 class Disk(NamedTuple):

@@ -8,7 +8,7 @@ import tracemalloc
 
 import pytest
 
-from probes.base import Outcome
+from agent.core.model import Outcome
 from tests.probes.conftest import HttpTarget
 from tests.probes.support import RssPeak, make_probe, probe_once, run_probe
 

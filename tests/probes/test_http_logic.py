@@ -13,10 +13,11 @@ from typing import Any
 import httpx
 import pytest
 
-from agent.clock import SystemClock
-from agent.config import HttpCheck
-from agent.errors import ConfigError
-from probes.base import Outcome, ProbeResult
+from agent.config.models import HttpCheck
+from agent.core.clock import SystemClock
+from agent.core.errors import ConfigError
+from agent.core.model import Outcome
+from probes.base import ProbeResult
 from probes.http import HttpProbe
 
 Handler = Callable[[httpx.Request], httpx.Response]

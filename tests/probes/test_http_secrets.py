@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from probes.base import Outcome, ProbeResult
+from agent.core.model import Outcome
+from probes.base import ProbeResult
 from tests.probes.conftest import HttpTarget
 from tests.probes.support import probe_once
 

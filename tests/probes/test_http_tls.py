@@ -11,8 +11,8 @@ import pytest
 import trustme
 from cryptography import x509
 
-from agent.errors import ConfigError
-from probes.base import Outcome
+from agent.core.errors import ConfigError
+from agent.core.model import Outcome
 from tests.probes.conftest import EXPIRED_AT, HttpTarget
 from tests.probes.support import make_probe, probe_once, run_probe
 

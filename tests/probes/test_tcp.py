@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from probes.base import Outcome
+from agent.core.model import Outcome
 from tests.probes.support import probe_once
 
 TOLERANCE = 0.5

@@ -1,11 +1,11 @@
 """A month of synthetic but realistic history, written through the real store API.
 
 September 2024 in Asia/Jakarta (WIB = UTC+7) for four services of one agent, ``srv-app-01``.
-Every round comes from :func:`agent.rounds.judge` over per-check probe results at a 60 s
-interval, is fed to the real :class:`~agent.statemachine.StateMachine` and stored with
+Every round comes from :func:`agent.engine.rounds.judge` over per-check probe results at a 60 s
+interval, is fed to the real :class:`~agent.engine.statemachine.StateMachine` and stored with
 ``Store.append_rounds``; the transitions it emits are stored as they come, and every batch of
-them goes through :func:`agent.episodes.episodes_from_transitions` and
-:func:`agent.incidents.sync_incidents` into :func:`agent.incident_tracker.write_ticket` — the
+them goes through :func:`agent.engine.episodes.episodes_from_transitions` and
+:func:`agent.engine.incidents.sync_incidents` into :func:`agent.runtime.incident_tracker.write_ticket` — the
 path the running agent takes. Operator work (ack, cause, reclassification) is the
 read-modify-write ``pantau incident`` does, at the moment written in :data:`SCRIPT`.
 
@@ -45,19 +45,26 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from agent.clock import FakeClock
-from agent.config import Config
-from agent.episodes import episodes_from_transitions
-from agent.incident_tracker import FLAP_WINDOW, write_ticket
-from agent.incidents import Gangguan, IncidentSettings, ack, reclassify, set_cause, sync_incidents
-from agent.katalog import ServiceSettings, all_settings, check_name
-from agent.loader import load_config
-from agent.model import Round, Transition
-from agent.rounds import judge
-from agent.statemachine import MachineState, StateMachine
-from agent.store import Store
-from agent.store_records import BackupRecord, DrillRecord, FsUsage
-from probes.base import Outcome, ProbeResult
+from agent.config.katalog import ServiceSettings, all_settings, check_name
+from agent.config.loader import load_config
+from agent.config.models import Config
+from agent.core.model import Outcome, Round, Transition
+from agent.engine.episodes import episodes_from_transitions
+from agent.engine.incidents import (
+    Gangguan,
+    IncidentSettings,
+    ack,
+    reclassify,
+    set_cause,
+    sync_incidents,
+)
+from agent.engine.rounds import judge
+from agent.engine.statemachine import MachineState, StateMachine
+from agent.runtime.incident_tracker import FLAP_WINDOW, write_ticket
+from agent.store.database import Store
+from agent.store.records import BackupRecord, DrillRecord, FsUsage
+from probes.base import ProbeResult
+from tests.fakes import FakeClock
 
 WIB = ZoneInfo("Asia/Jakarta")
 MINUTE = timedelta(minutes=1)

@@ -17,7 +17,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from agent.pedoman import Classification, Group, Impact
+from agent.core.pedoman import Classification, Group, Impact
 from exporters.report_model import (
     Availability,
     DailyPoint,

@@ -1,6 +1,6 @@
 """Acceptance: the monthly report of a realistic month, end to end (issue "The monthly Formulir").
 
-History (:mod:`tests.reports.history`) → real store → ``agent.monthly.generate`` → CSV checked
+History (:mod:`tests.reports.history`) → real store → ``agent.reports.monthly.generate`` → CSV checked
 cell by cell against values computed by hand below, PDF read back with poppler's
 ``pdftotext -layout`` and rendered with ``pdftoppm``. The ``pantau report`` command itself is
 tested in :mod:`tests.reports.test_acceptance_cli`.
@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.monthly import generate
+from agent.reports.monthly import generate
 from tests.conftest import require_binary
 from tests.reports.history import HISTORY_END, History, shared_history
 
@@ -148,7 +148,7 @@ EXPECTED: dict[str, dict[str, str]] = {
         "kepatuhan_rpo_pct": "",
         "rto_jam": "1.00",
         # SPEC §4: RTO is about real Mayor episodes; a gangguan reclassified as a false positive
-        # was no outage (agent.incidents.rto_breached says the same). Real ones: 30 min, 5 min.
+        # was no outage (agent.engine.incidents.rto_breached says the same). Real ones: 30 min, 5 min.
         "pemulihan_terlama_menit": "30.00",
         "gangguan_melebihi_rto": "0",
         "penyebab": "",

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.monthly import generate
+from agent.reports.monthly import generate
 from tests.reports.history import History, shared_history
 from tests.reports.test_acceptance import EXPECTED, NOW, STEM, form, pairs_present, pdf_pages
 
@@ -27,7 +27,7 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> History:
 
 @pytest.fixture(scope="module")
 def api_csv(history: History, tmp_path_factory: pytest.TempPathFactory) -> bytes:
-    """The CSV agent.monthly.generate writes on 1 Oct 2024 01:00 WIB."""
+    """The CSV agent.reports.monthly.generate writes on 1 Oct 2024 01:00 WIB."""
     with history.open_store() as store:
         (path,) = generate(
             store, history.config, 2024, 9, NOW, tmp_path_factory.mktemp("api"), formats=["csv"]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.errors import ReportError
+from agent.core.errors import ReportError
 from exporters.csv_report import COLUMNS, write_csv
 from tests.reports.sample import sample_report
 

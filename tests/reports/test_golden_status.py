@@ -1,6 +1,6 @@
 """Golden: ``pantau status`` (table and ``--json``) of the September 2024 history.
 
-``pantau status`` takes "now" from :class:`agent.clock.SystemClock`; the subprocess runs with
+``pantau status`` takes "now" from :class:`agent.core.clock.SystemClock`; the subprocess runs with
 its wall clock frozen at 2024-10-01 01:00:00 UTC (08:00 WIB), seven hours after the history's
 last round (1 Oct 00:59 WIB): every service is ``unknown`` since that round + ``stale_after``,
 and October's month-to-date has one observed hour of eight. The JSON is compared as parsed

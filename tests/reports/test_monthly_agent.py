@@ -1,4 +1,4 @@
-"""The running agent's monthly report (agent.monthly.MonthlyReporter) on a fake clock.
+"""The running agent's monthly report (agent.reports.monthly.MonthlyReporter) on a fake clock.
 
 The agent writes the previous month's report on ``agent.report.day`` at ``agent.report.at``
 in the configured zone, never twice (also not after a restart), catches up at start, and
@@ -24,8 +24,8 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from agent.clock import FakeClock
-from agent.monthly import MonthlyReporter
+from agent.reports.monthly import MonthlyReporter
+from tests.fakes import FakeClock
 from tests.reports.history import History, shared_history
 
 WIB = ZoneInfo("Asia/Jakarta")

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.errors import ReportError
-from exporters.pdf_report import write_pdf
+from agent.core.errors import ReportError
+from exporters.pdf.report import write_pdf
 from tests.conftest import require_binary
 from tests.reports.sample import aduan, sample_report, sipd, wib
 

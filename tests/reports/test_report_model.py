@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from agent.errors import ReportError
-from agent.pedoman import Classification, Impact
+from agent.core.errors import ReportError
+from agent.core.pedoman import Classification, Impact
 from exporters.report_model import (
     Availability,
     Drill,

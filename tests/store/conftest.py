@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from agent.clock import FakeClock
-from agent.model import CheckOutcome, Round
-from agent.store import Store
-from probes.base import Outcome
+from agent.core.model import CheckOutcome, Outcome, Round
+from agent.store.database import Store
+from tests.fakes import FakeClock
 
 T0 = datetime(2024, 9, 1, tzinfo=UTC)
 

@@ -8,20 +8,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from agent.clock import FakeClock
-from agent.model import CheckOutcome, Round, State, Transition
-from agent.statemachine import MachineState, StateMachine
-from agent.store import Store
-from agent.store_host import bucket_start, nearest_rank
-from agent.store_records import (
-    BackupRecord,
-    BackupState,
-    DrillRecord,
-    FsUsage,
-    from_ms,
-    to_ms,
-)
-from probes.base import Outcome
+from agent.core.model import CheckOutcome, Outcome, Round, State, Transition
+from agent.engine.statemachine import MachineState, StateMachine
+from agent.store.database import Store
+from agent.store.hosts import bucket_start, nearest_rank
+from agent.store.records import BackupRecord, BackupState, DrillRecord, FsUsage, from_ms, to_ms
+from tests.fakes import FakeClock
 from tests.store.conftest import T0, at, make_round
 
 

@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from agent.store import Store
+from agent.store.database import Store
 
 ROWS_PER_BATCH = 25  # every batch writes exactly this many rounds and transitions
 KILLS = 20
@@ -22,9 +22,9 @@ CHILD = """
 import itertools, sys, time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from agent.model import Round, State, Transition
-from agent.store import Store
-from agent.store_writer import StoreWriter
+from agent.core.model import Round, State, Transition
+from agent.store.database import Store
+from agent.store.writer import StoreWriter
 from probes.base import Outcome
 
 path, mode, prefix, n = Path(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4])

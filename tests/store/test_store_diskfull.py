@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from agent.clock import FakeClock
-from agent.store import Store
-from agent.store_writer import StoreWriter
+from agent.store.database import Store
+from agent.store.writer import StoreWriter
 from tests.conftest import IN_CI
+from tests.fakes import FakeClock
 from tests.store.conftest import at, make_round
 
 

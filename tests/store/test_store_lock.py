@@ -9,10 +9,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from agent.clock import FakeClock
-from agent.model import State, Transition
-from agent.store import Store
-from agent.store_writer import StoreWriter
+from agent.core.model import State, Transition
+from agent.store.database import Store
+from agent.store.writer import StoreWriter
+from tests.fakes import FakeClock
 from tests.store.conftest import at, make_round
 
 HOLDER = """

@@ -8,13 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from agent.clock import FakeClock
-from agent.errors import StoreError
-from agent.model import State, Transition
-from agent.store import Store
-from agent.store_records import BackupRecord
-from agent.store_schema import MIGRATIONS, SCHEMA_VERSION, connect, migrate
-from probes.base import Outcome
+from agent.core.errors import StoreError
+from agent.core.model import Outcome, State, Transition
+from agent.store.database import Store
+from agent.store.records import BackupRecord
+from agent.store.schema import MIGRATIONS, SCHEMA_VERSION, connect, migrate
+from tests.fakes import FakeClock
 from tests.store.conftest import T0, at, make_round
 
 CORRUPT_NAME = "pantau.db.corrupt-20240901T000000Z"  # the fake clock's T0

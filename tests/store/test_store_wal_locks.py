@@ -12,8 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from agent.clock import FakeClock
-from agent.store import Store
+from agent.store.database import Store
+from tests.fakes import FakeClock
 from tests.store.conftest import at, make_round
 
 READ = (

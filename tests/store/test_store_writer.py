@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
-from agent.clock import FakeClock
-from agent.errors import StoreError
-from agent.model import State, Transition
-from agent.store import Store
-from agent.store_records import BackupRecord, BackupState, DrillRecord, FsUsage
-from agent.store_writer import OpKind, StoreWriter, WriteOp
+from agent.core.errors import StoreError
+from agent.core.model import State, Transition
+from agent.store.database import Store
+from agent.store.records import BackupRecord, BackupState, DrillRecord, FsUsage
+from agent.store.writer import OpKind, StoreWriter, WriteOp
+from tests.fakes import FakeClock
 from tests.store.conftest import at, make_round
 
 

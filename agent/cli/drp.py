@@ -1,0 +1,141 @@
+"""``pantau backup mark`` and ``pantau drill run|record`` (operator and script side)."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import click
+
+from agent.cli.incident import open_store
+from agent.config.models import Config, PushBackup, Service
+from agent.core.clock import SystemClock
+from agent.core.errors import PantauError
+from agent.runtime.drills import drill_record
+from agent.store.database import Store
+from agent.store.records import BACKUP_OK, BackupRecord, BackupState
+from drp import source_name
+from drp.drills import DrillResult, manual_drill, run_drill
+from drp.push import PushError, parse_mark_time
+
+
+def find_service(config: Config, service_id: str) -> Service:
+    """The configured service or a clear usage error."""
+    for svc in config.services:
+        if svc.id == service_id:
+            return svc
+    raise PantauError(f"unknown service {service_id!r} (see `pantau check`)")
+
+
+def push_source(svc: Service) -> str:
+    """Name of the service's push backup source."""
+    for i, backup in enumerate(svc.backups):
+        if isinstance(backup, PushBackup):
+            return source_name(backup, i)
+    raise PantauError(f"service {svc.id!r} has no `{{type: push}}` backup source to mark")
+
+
+def mark_backup(
+    config: Config, service_id: str, at_text: str | None, size: int | None
+) -> BackupRecord:
+    """Record a finished backup for a script that cannot speak HTTP."""
+    svc = find_service(config, service_id)
+    source = push_source(svc)
+    now = SystemClock().now()
+    try:
+        at = (
+            now
+            if at_text is None
+            else parse_mark_time(at_text, now=now, zone=ZoneInfo(config.agent.timezone))
+        )
+    except PushError as exc:
+        raise PantauError(exc.message) from None
+    record = BackupRecord(svc.id, source, at, BACKUP_OK, "mark", size)
+    store: Store
+    with open_or_create(config) as store, store.transaction():
+        store.record_backup(record)
+        previous = {(s.service, s.source): s for s in store.load_backup_state(svc.id)}.get(
+            (svc.id, source)
+        )
+        newest = (
+            at
+            if previous is None or previous.last_success_at is None
+            else max(at, previous.last_success_at)
+        )
+        store.save_backup_state(BackupState(svc.id, source, newest, "", now))
+    return record
+
+
+def open_or_create(config: Config) -> Store:
+    """The store, created when the agent has not run yet (a mark may come first)."""
+    db = Path(config.agent.data_dir) / "pantau.db"
+    if db.exists():
+        return open_store(config)
+    return Store.open(Path(config.agent.data_dir))
+
+
+def run_drill_now(config: Config, service_id: str) -> DrillResult:
+    """Restore the newest snapshot (or run the restore command), verify, record."""
+    svc = find_service(config, service_id)
+    state_dir = Path(config.agent.data_dir) / "drp"
+    result = asyncio.run(run_drill(svc, clock=SystemClock(), state_dir=state_dir))
+    with open_or_create(config) as store:
+        store.record_drill(drill_record(result, "automated"))
+    return result
+
+
+def record_manual_drill(
+    config: Config, service_id: str, started: str, restored: str, data_as_of: str | None, note: str
+) -> DrillResult:
+    """Record a drill done by hand."""
+    svc = find_service(config, service_id)
+    zone = ZoneInfo(config.agent.timezone)
+
+    def ts(text: str, what: str) -> datetime:
+        try:
+            value = datetime.fromisoformat(text)
+        except ValueError:
+            raise PantauError(f"{what}: not an ISO 8601 time: {text!r}") from None
+        return value if value.tzinfo else value.replace(tzinfo=zone)
+
+    try:
+        result = manual_drill(
+            ts(started, "--started"),
+            ts(restored, "--restored"),
+            ts(data_as_of, "--data-as-of") if data_as_of else None,
+            svc.rto,
+            svc.rpo,
+            service=svc.id,
+            detail=note,
+        )
+    except ValueError as exc:
+        raise PantauError(str(exc)) from None
+    with open_or_create(config) as store:
+        store.record_drill(drill_record(result, "manual"))
+    return result
+
+
+def print_drill(result: DrillResult) -> None:
+    """Summarise a drill on the terminal; exit 1 when it failed or missed RTO/RPO."""
+
+    def verdict(ok: bool | None) -> str:
+        return "–" if ok is None else ("memenuhi" if ok else "TIDAK memenuhi")
+
+    click.echo(
+        f"drill {result.service} ({result.method}): {'OK' if result.ok else 'GAGAL ' + result.reason}"
+    )
+    if result.restore_seconds is not None:
+        click.echo(
+            f"  waktu pemulihan: {result.restore_seconds / 60:.2f} menit — RTO {verdict(result.rto_met)}"
+        )
+    if result.data_age is not None:
+        click.echo(
+            f"  umur data: {result.data_age.total_seconds() / 3600:.2f} jam — RPO {verdict(result.rpo_met)}"
+        )
+    if result.detail:
+        click.echo(f"  {result.detail}")
+    if not result.ok or result.rto_met is False or result.rpo_met is False:
+        sys.exit(1)

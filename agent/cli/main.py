@@ -1,0 +1,386 @@
+"""The ``pantau`` command line (SPEC §5).
+
+Exit codes: 0 ok, 1 a check or target failed, 2 usage or configuration error.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import click
+
+from agent import __version__
+from agent.config.loader import load_config
+from agent.config.models import Config
+from agent.core.errors import ConfigError, PantauError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def config_option(func: F) -> F:
+    """The ``-c/--config`` option shared by every command."""
+    return click.option(
+        "-c",
+        "--config",
+        "config_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=Path("pantau.yaml"),
+        show_default=True,
+        help="Configuration file.",
+    )(func)
+
+
+def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
+    """Print an error to stderr and exit."""
+    click.echo(f"pantau: {message}", err=True)
+    sys.exit(code)
+
+
+def load_or_exit(path: Path) -> Config:
+    """Load the configuration or print every problem and exit 2."""
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        n = len(exc.problems)
+        click.echo(f"pantau: {n} problem{'s' if n != 1 else ''} in the configuration:", err=True)
+        for problem in exc.problems:
+            click.echo(f"  {problem}", err=True)
+        sys.exit(EXIT_USAGE)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="pantau")
+def main() -> None:
+    """pantau — uptime and disaster-recovery monitoring of Layanan SPBE."""
+
+
+@main.command()
+@config_option
+def check(config_path: Path) -> None:
+    """Validate the configuration and print a summary of the katalog."""
+    from agent.reports.summary import summary_lines
+
+    config = load_or_exit(config_path)
+    for line in summary_lines(config, str(config_path)):
+        click.echo(line)
+
+
+@main.command()
+@config_option
+@click.option(
+    "--log-level",
+    default="info",
+    show_default=True,
+    type=click.Choice(["debug", "info", "warning", "error"]),
+)
+def run(config_path: Path, log_level: str) -> None:
+    """Run the agent: probes, store, HTTP endpoint (SIGHUP reloads, SIGTERM stops)."""
+    from agent.runtime.logs import setup_logging
+    from agent.runtime.runner import run_agent
+
+    setup_logging(log_level)
+    config = load_or_exit(config_path)  # every problem is printed before anything starts
+    sys.exit(run_agent(config_path, config))
+
+
+@main.command()
+@config_option
+@click.argument("services", nargs=-1)
+def probe(config_path: Path, services: tuple[str, ...]) -> None:
+    """Run one round of SERVICE... (default: all) now and print the results."""
+    import asyncio
+
+    from agent.cli.probe import probe_table
+
+    config = load_or_exit(config_path)
+    unknown = [s for s in services if s not in {svc.id for svc in config.services}]
+    if unknown:
+        fail(f"unknown service(s): {', '.join(unknown)} (see `pantau check`)")
+    lines, any_down = asyncio.run(probe_table(config, list(services)))
+    for line in lines:
+        click.echo(line)
+    sys.exit(EXIT_FAILED if any_down else EXIT_OK)
+
+
+@main.command()
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (as /api/v1/status).")
+def status(config_path: Path, as_json: bool) -> None:
+    """Current state, month-to-date availability and open gangguan, from the store."""
+    import json
+
+    from agent.core.clock import SystemClock
+    from agent.reports.status import status_document
+    from agent.store.database import Store
+
+    config = load_or_exit(config_path)
+    db = Path(config.agent.data_dir) / "pantau.db"
+    if not db.exists():
+        fail(
+            f"no store at {db}: has `pantau run` been started with this configuration?", EXIT_FAILED
+        )
+    with Store.open(Path(config.agent.data_dir), quick_check=False, recover_corrupt=False) as store:
+        doc = status_document(store, config, SystemClock().now())
+    if as_json:
+        click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
+        return
+    from agent.cli.probe import status_table
+
+    for line in status_table(doc):
+        click.echo(line)
+
+
+@main.command()
+@config_option
+@click.option(
+    "--job", default="pantau", show_default=True, help="Prometheus job name of the agents."
+)
+def rules(config_path: Path, job: str) -> None:
+    """Print Prometheus recording and alerting rules (promtool-valid YAML)."""
+    from exporters.rules import render_rules
+
+    click.echo(render_rules(load_or_exit(config_path), job=job), nl=False)
+
+
+@main.command()
+@config_option
+def dashboard(config_path: Path) -> None:
+    """Print the Grafana dashboard JSON."""
+    from exporters.dashboard import render_dashboard
+
+    click.echo(render_dashboard(load_or_exit(config_path)), nl=False)
+
+
+@main.command()
+@config_option
+@click.option("--period", required=True, help="Month YYYY-MM in the configured zone.")
+@click.option(
+    "--csv",
+    "csv_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the form fields as CSV.",
+)
+@click.option(
+    "--excel", is_flag=True, help="CSV in the Indonesian Excel dialect (BOM, ';', decimal comma)."
+)
+def incidents(config_path: Path, period: str, csv_path: Path | None, excel: bool) -> None:
+    """List the month's gangguan tickets (optionally as CSV with every form field)."""
+    from zoneinfo import ZoneInfo
+
+    from agent.cli.incident import month_tickets, tickets_table
+    from agent.core.clock import SystemClock
+
+    config = load_or_exit(config_path)
+    zone = ZoneInfo(config.agent.timezone)
+    now = SystemClock().now()
+    tickets = month_tickets(config, period)
+    if csv_path is not None:
+        from exporters.incidents_csv import write_incidents_csv
+
+        write_incidents_csv(
+            tickets,
+            csv_path,
+            tz=zone,
+            working_hours=config.agent.working_hours,
+            now=now,
+            excel=excel,
+        )
+        click.echo(f"{len(tickets)} gangguan written to {csv_path}")
+        return
+    if not tickets:
+        click.echo(f"no gangguan in {period}")
+        return
+    for line in tickets_table(tickets, zone, now):
+        click.echo(line)
+
+
+@main.group()
+def incident() -> None:
+    """Handle one gangguan ticket: ack, note, cause, close, reclassify."""
+
+
+@incident.command("ack")
+@config_option
+@click.argument("ticket")
+@click.argument("text", required=False, default="")
+def incident_ack(config_path: Path, ticket: str, text: str) -> None:
+    """Acknowledge TICKET (the response time is ack − start); TEXT is an optional note."""
+    from agent.cli.incident import run_action
+
+    run_action(load_or_exit(config_path), ticket, "ack", text)
+
+
+@incident.command("note")
+@config_option
+@click.argument("ticket")
+@click.argument("text")
+def incident_note(config_path: Path, ticket: str, text: str) -> None:
+    """Add a note to TICKET."""
+    from agent.cli.incident import run_action
+
+    run_action(load_or_exit(config_path), ticket, "note", text)
+
+
+@incident.command("cause")
+@config_option
+@click.argument("ticket")
+@click.argument("text")
+def incident_cause(config_path: Path, ticket: str, text: str) -> None:
+    """Record the cause (Penyebab) of TICKET; it appears in the monthly report."""
+    from agent.cli.incident import run_action
+
+    run_action(load_or_exit(config_path), ticket, "cause", text)
+
+
+@incident.command("close")
+@config_option
+@click.argument("ticket")
+def incident_close(config_path: Path, ticket: str) -> None:
+    """Close TICKET after its recovery was verified."""
+    from agent.cli.incident import run_action
+
+    run_action(load_or_exit(config_path), ticket, "close", "")
+
+
+@incident.command("reclassify")
+@config_option
+@click.argument("ticket")
+@click.option("--as", "as_", required=True, type=click.Choice(["maintenance", "false-positive"]))
+@click.option("--reason", required=True, help="Why (kept in the audit trail and the report).")
+def incident_reclassify(config_path: Path, ticket: str, as_: str, reason: str) -> None:
+    """Count TICKET's time as maintenance or as up (false positive); audited."""
+    from agent.cli.incident import run_action
+
+    run_action(load_or_exit(config_path), ticket, "reclassify", reason, as_)
+
+
+@main.command()
+@config_option
+@click.option("--period", required=True, help="Month YYYY-MM in the configured zone.")
+@click.option("--format", "formats", default="csv,pdf", show_default=True, help="csv, pdf or both.")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+)
+@click.option("--service", "services", multiple=True, help="Only this service (repeatable).")
+@click.option(
+    "--excel", is_flag=True, help="CSV in the Indonesian Excel dialect (BOM, ';', decimal comma)."
+)
+@click.option(
+    "--source", type=click.Choice(["local", "prometheus"]), default="local", show_default=True
+)
+@click.option(
+    "--prometheus-url", help="With --source prometheus: the Prometheus (or compatible) URL."
+)
+@click.option("--prometheus-user", help="Basic-auth user for --prometheus-url.")
+@click.option("--prometheus-password-file", help="File holding that user's password.")
+@click.option("--prometheus-bearer-token-file", help="File holding a bearer token instead.")
+@click.option("--prometheus-ca-file", help="CA certificate for an https --prometheus-url.")
+@click.option("--step", help="With --source prometheus: sample resolution (default 30s).")
+def report(
+    config_path: Path,
+    period: str,
+    formats: str,
+    out_dir: Path,
+    services: tuple[str, ...],
+    excel: bool,
+    source: str,
+    prometheus_url: str | None,
+    prometheus_user: str | None,
+    prometheus_password_file: str | None,
+    prometheus_bearer_token_file: str | None,
+    prometheus_ca_file: str | None,
+    step: str | None,
+) -> None:
+    """Write the monthly Formulir Pemantauan dan Pemeliharaan Layanan (CSV and/or PDF).
+
+    With --source prometheus the report covers every service of every agent Prometheus
+    scrapes; the options may also come from PANTAU_PROM_USERNAME, PANTAU_PROM_PASSWORD_FILE,
+    PANTAU_PROM_BEARER_TOKEN_FILE, PANTAU_PROM_CA_FILE and PANTAU_PROM_STEP.
+    """
+    from agent.cli.report import run_report
+
+    config = load_or_exit(config_path)
+    chosen = [f.strip() for f in formats.split(",") if f.strip()]
+    bad = [f for f in chosen if f not in ("csv", "pdf")]
+    if bad or not chosen:
+        fail(f"--format: expected csv, pdf or csv,pdf, not {formats!r}")
+    if source == "prometheus" and not prometheus_url:
+        fail("--source prometheus needs --prometheus-url URL")
+    prom = {
+        "username": prometheus_user,
+        "password_file": prometheus_password_file,
+        "bearer_token_file": prometheus_bearer_token_file,
+        "ca_file": prometheus_ca_file,
+        "step": step,
+    }
+    run_report(config, period, chosen, out_dir, list(services), excel, source, prometheus_url, prom)
+
+
+@main.group()
+def backup() -> None:
+    """Backups reported by scripts."""
+
+
+@backup.command("mark")
+@config_option
+@click.argument("service")
+@click.option("--at", "at_text", help="When the backup finished (ISO 8601; default now).")
+@click.option("--size", type=click.IntRange(min=0), help="Backup size in bytes.")
+def backup_mark(config_path: Path, service: str, at_text: str | None, size: int | None) -> None:
+    """Record a finished backup of SERVICE (its push source), for scripts without HTTP."""
+    from agent.cli.drp import mark_backup
+
+    record = mark_backup(load_or_exit(config_path), service, at_text, size)
+    click.echo(
+        f"{record.service}/{record.source}: backup at {record.finished_at.isoformat()} recorded"
+    )
+
+
+@main.group()
+def drill() -> None:
+    """Restore drills (Pemulihan Layanan): run one now or record one done by hand."""
+
+
+@drill.command("run")
+@config_option
+@click.argument("service")
+def drill_run(config_path: Path, service: str) -> None:
+    """Restore SERVICE's newest snapshot into a scratch dir, verify, record (exit 1 on failure)."""
+    from agent.cli.drp import print_drill, run_drill_now
+
+    print_drill(run_drill_now(load_or_exit(config_path), service))
+
+
+@drill.command("record")
+@config_option
+@click.argument("service")
+@click.option("--started", required=True, help="When the restore started (ISO 8601).")
+@click.option("--restored", required=True, help="When the service was restored (ISO 8601).")
+@click.option("--data-as-of", help="Time of the restored data (ISO 8601).")
+@click.option("--note", default="", help="Free text kept with the drill.")
+def drill_record(
+    config_path: Path, service: str, started: str, restored: str, data_as_of: str | None, note: str
+) -> None:
+    """Record a restore drill done by hand."""
+    from agent.cli.drp import print_drill, record_manual_drill
+
+    print_drill(
+        record_manual_drill(load_or_exit(config_path), service, started, restored, data_as_of, note)
+    )
+
+
+def run_cli() -> None:
+    """Entry point that turns unexpected pantau errors into exit code 2 with a message."""
+    try:
+        main(standalone_mode=True)
+    except PantauError as exc:
+        fail(str(exc))

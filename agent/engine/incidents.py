@@ -1,0 +1,452 @@
+"""Gangguan (incident) engine — pure: no I/O, no clock reads (``now`` is a parameter).
+
+Transitions → :func:`episodes_from_transitions` → :func:`sync_incidents` → :class:`Gangguan`
+tickets, which carry the 16 fields of the Pedoman's *Formulir Penanganan Aduan Gangguan*
+(4.2.1.2, names in :data:`FORM_FIELDS`; rendered by :mod:`exporters.incidents_csv`) and the
+operator's work on them. Operator actions return a new ticket and append to its audit trail.
+
+An **episode** is a stretch of confirmed non-up state: it starts at its first bad transition
+(the first bad round), continues across ``unknown`` gaps (agent restart) and down↔degraded
+switches, and ends at the next ``up`` transition. Mayor if it was ever down, else Minor.
+
+**Flapping** (after Nagios/Checkmk flap detection, simplified to a count): an episode is
+flapping when some window of ``flap_window`` (default 1 h) containing its start or end holds
+at least ``flap_threshold`` (default 4) up↔bad changes — two full down/up cycles within an
+hour. Bad rounds below ``failure_threshold`` never become transitions, so they never count.
+
+Ticket ids are ``G-YYYY-MM-NNNN``: the month of the episode start in the report zone and a
+sequence per month. An episode is identified by ``(service, start)``: after a restart during
+an open incident the episode has the same start, so :func:`sync_incidents` updates the same
+ticket instead of opening a second one.
+
+Response accounting: response time = ack − start. The Lampiran SLA counts responses in working
+hours, so both the Tabel 4.3 target (by priority) and the SLA's 3 hours are added to the start
+in working time (:mod:`agent.engine.workhours`); a report outside working hours starts counting at
+the next working day. Resolution (Lampiran SLA, by urgency) and RTO are wall-clock durations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from agent.config.katalog import ServiceSettings
+from agent.config.models import WorkingHours
+from agent.core.errors import PantauError
+from agent.core.model import Episode, State
+from agent.core.pedoman import SLA_RESOLUTION, SLA_RESPONSE_WORKING_HOURS, Impact, priority
+from agent.core.pedoman import response_target as priority_response_target
+from agent.engine.availability import Override, OverrideKind, period_of
+from agent.engine.workhours import add_working_time
+
+#: Fields of the Formulir Penanganan Aduan Gangguan (Pedoman 4.2.1.2), in form order.
+FORM_FIELDS: tuple[str, ...] = (
+    "Nomor Tiket",
+    "Tanggal/Waktu Laporan",
+    "Nama Pelapor",
+    "Unit Kerja Pelapor / Kontak",
+    "Metode Pelaporan",
+    "Nama Layanan",
+    "Kategori Gangguan",
+    "Deskripsi/Gejala",
+    "Komponen Terdampak",
+    "Dampak",
+    "Urgensi",
+    "Prioritas",
+    "Target Respons",
+    "Pengelola Teknis",
+    "Status",
+    "Waktu Selesai/Ditutup",
+)
+REPORTER = "pantau (agen pemantauan)"
+METHOD = "Pemantauan otomatis"
+
+
+class IncidentError(PantauError):
+    """An operator action that cannot apply to a ticket (e.g. an ack before the gangguan)."""
+
+
+class Status(StrEnum):
+    """Ticket status: open, being handled (acked), resolved (service up), closed."""
+
+    TERBUKA = "Terbuka"
+    DITANGANI = "Ditangani"
+    SELESAI = "Selesai"
+    DITUTUP = "Ditutup"
+
+
+# -------------------------------------------------------------------------------- episodes
+
+
+# --------------------------------------------------------------------------------- tickets
+@dataclass(frozen=True)
+class Note:
+    """An operator's note (Catatan) on a ticket."""
+
+    at: datetime
+    text: str
+    by: str = ""
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One change to a ticket: when, what, by whom, and a short detail."""
+
+    at: datetime
+    action: str
+    by: str = ""
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Reclassification:
+    """The operator's verdict that a gangguan was planned maintenance or a false positive."""
+
+    as_: OverrideKind
+    reason: str
+    by: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Gangguan:
+    """One gangguan ticket: the Formulir's fields plus handling, SLA and audit data."""
+
+    id: str  # Nomor Tiket
+    service: str
+    start: datetime  # first bad round
+    end: datetime | None  # first good round; None while ongoing
+    reported_at: datetime  # Tanggal/Waktu Laporan: when pantau filed the ticket
+    reporter: str  # Nama Pelapor
+    reporter_unit: str  # Unit Kerja Pelapor / Kontak
+    service_name: str  # Nama Layanan
+    category: str  # Kategori Gangguan
+    symptoms: tuple[str, ...]  # Deskripsi/Gejala: reasons of the failing checks
+    components: tuple[str, ...]  # Komponen Terdampak
+    impact: Impact  # Dampak
+    urgency: int  # Urgensi (Lampiran SLA 1/2/3)
+    priority: int  # Prioritas (Tabel 4.2)
+    response_target: timedelta  # Target Respons (Tabel 4.3)
+    technical_manager: str  # Pengelola Teknis
+    status: Status = Status.TERBUKA
+    closed_at: datetime | None = None
+    method: str = METHOD  # Metode Pelaporan
+    cause: str = ""  # Penyebab
+    notes: tuple[Note, ...] = ()
+    ack_at: datetime | None = None
+    ack_by: str = ""
+    rto: timedelta | None = None
+    flapping: bool = False
+    reclassification: Reclassification | None = None
+    audit: tuple[AuditEntry, ...] = field(default=())
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict (times ISO 8601, durations in seconds) for the store."""
+        return {k: _enc(getattr(self, k)) for k in self.__dataclass_fields__}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Gangguan:
+        """Inverse of :meth:`to_json`; handling fields missing from older blobs get defaults."""
+        ts, opt = datetime.fromisoformat, _opt_ts
+        rc, rto = data.get("reclassification"), data.get("rto")
+        return cls(
+            **{k: data[k] for k in ("id", "service", "reporter", "reporter_unit")},
+            **{k: data[k] for k in ("service_name", "category", "urgency", "priority")},
+            technical_manager=data["technical_manager"],
+            start=ts(data["start"]),
+            end=opt(data["end"]),
+            reported_at=ts(data["reported_at"]),
+            symptoms=tuple(data["symptoms"]),
+            components=tuple(data["components"]),
+            impact=Impact(data["impact"]),
+            response_target=timedelta(seconds=data["response_target"]),
+            status=Status(data["status"]),
+            closed_at=opt(data.get("closed_at")),
+            method=data.get("method", METHOD),
+            cause=data.get("cause", ""),
+            notes=tuple(Note(ts(n["at"]), n["text"], n["by"]) for n in data.get("notes", ())),
+            ack_at=opt(data.get("ack_at")),
+            ack_by=data.get("ack_by", ""),
+            rto=None if rto is None else timedelta(seconds=rto),
+            flapping=bool(data.get("flapping", False)),
+            reclassification=None
+            if rc is None
+            else Reclassification(rc["as_"], rc["reason"], rc["by"], ts(rc["at"])),
+            audit=tuple(
+                AuditEntry(ts(a["at"]), a["action"], a["by"], a["detail"])
+                for a in data.get("audit", ())
+            ),
+        )
+
+
+def _enc(value: object) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    if isinstance(value, StrEnum):
+        return value.value
+    if isinstance(value, tuple):
+        return [_enc(v) for v in value]
+    if isinstance(value, Note | AuditEntry | Reclassification):
+        return {k: _enc(getattr(value, k)) for k in value.__dataclass_fields__}
+    return value
+
+
+def _opt_ts(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value)
+
+
+def _log(g: Gangguan, at: datetime, action: str, by: str = "", detail: str = "") -> Gangguan:
+    return replace(g, audit=(*g.audit, AuditEntry(at, action, by, detail)))
+
+
+# ---------------------------------------------------------------------- operator actions
+def ack(g: Gangguan, at: datetime, by: str) -> Gangguan:
+    """Acknowledge (respond to) the gangguan; the first ack sets the response time."""
+    if at < g.start:
+        raise IncidentError(f"{g.id}: ack at {at.isoformat()} is before the gangguan started")
+    if g.ack_at is not None:
+        return _log(g, at, "ack", by, "sudah direspons sebelumnya")
+    status = Status.DITANGANI if g.status is Status.TERBUKA else g.status
+    return _log(replace(g, ack_at=at, ack_by=by, status=status), at, "ack", by)
+
+
+def add_note(g: Gangguan, at: datetime, text: str, by: str = "") -> Gangguan:
+    """Append a note (Catatan)."""
+    return _log(replace(g, notes=(*g.notes, Note(at, text, by))), at, "note", by, text)
+
+
+def set_cause(g: Gangguan, at: datetime, text: str, by: str = "") -> Gangguan:
+    """Record the cause (Penyebab); the previous one stays in the audit trail."""
+    return _log(replace(g, cause=text), at, "cause", by, f"{g.cause!r} → {text!r}")
+
+
+def reclassify(g: Gangguan, at: datetime, as_: OverrideKind, reason: str, by: str = "") -> Gangguan:
+    """Mark the gangguan as planned maintenance or a false positive and close it.
+
+    Availability then counts its time as maintenance or up (:func:`overrides_from_tickets`).
+    """
+    if as_ not in ("maintenance", "false_positive"):
+        raise IncidentError(f"{g.id}: reclassify as 'maintenance' or 'false_positive', not {as_!r}")
+    g = replace(
+        g,
+        reclassification=Reclassification(as_, reason, by, at),
+        status=Status.DITUTUP,
+        closed_at=at,
+    )
+    return _log(g, at, "reclassify", by, f"{as_}: {reason}")
+
+
+def resolve(g: Gangguan, end: datetime) -> Gangguan:
+    """The service is up again at ``end`` (the first good round): status Selesai."""
+    status = g.status if g.status is Status.DITUTUP else Status.SELESAI
+    return _log(replace(g, end=end, status=status), end, "resolve", REPORTER)
+
+
+def close(g: Gangguan, at: datetime, by: str) -> Gangguan:
+    """Close the ticket (Ditutup) after the operator has verified the resolution."""
+    if g.end is None:
+        raise IncidentError(
+            f"{g.id}: the gangguan is still ongoing; close it after recovery, or reclassify it"
+        )
+    return _log(replace(g, status=Status.DITUTUP, closed_at=at), at, "close", by)
+
+
+# ------------------------------------------------------------------------------ measures
+def duration(g: Gangguan, now: datetime) -> timedelta:
+    """How long the gangguan lasted (until ``now`` while ongoing)."""
+    return max((g.end or now) - g.start, timedelta())
+
+
+def response_time(g: Gangguan) -> timedelta | None:
+    """ack − start, ``None`` before the ack."""
+    return None if g.ack_at is None else g.ack_at - g.start
+
+
+def response_deadline(g: Gangguan, wh: WorkingHours, tz: ZoneInfo) -> datetime:
+    """Start + the Tabel 4.3 target counted in working hours (Lampiran SLA)."""
+    return add_working_time(g.start, g.response_target, wh, tz)
+
+
+def sla_response_deadline(g: Gangguan, wh: WorkingHours, tz: ZoneInfo) -> datetime:
+    """Start + 3 working hours (Lampiran SLA), rolling over to the next working day."""
+    return add_working_time(g.start, SLA_RESPONSE_WORKING_HOURS, wh, tz)
+
+
+def response_met(g: Gangguan, wh: WorkingHours, tz: ZoneInfo, now: datetime) -> bool | None:
+    """Acked by the deadline; ``False`` once it passed unacked, ``None`` while still open."""
+    deadline = response_deadline(g, wh, tz)
+    if g.ack_at is not None:
+        return g.ack_at <= deadline
+    return False if now > deadline else None
+
+
+def resolution_breached(g: Gangguan, now: datetime) -> bool:
+    """Duration beyond the Lampiran SLA resolution time of its urgency (48/72/120 h)."""
+    return duration(g, now) > SLA_RESOLUTION[g.urgency]
+
+
+def rto_breached(g: Gangguan, now: datetime) -> bool | None:
+    """A Mayor episode longer than the service's RTO (ongoing: now − start > rto).
+
+    ``None`` without an RTO; a Minor or reclassified gangguan never breaches it.
+    """
+    if g.rto is None:
+        return None
+    if g.impact is not Impact.MAJOR or g.reclassification is not None:
+        return False
+    return duration(g, now) > g.rto
+
+
+def detection_latency(first_bad_round_at: datetime, ticket_created_at: datetime) -> timedelta:
+    """Time from the first bad round to the ticket (Gambar 4.4 wants ≤ 10 minutes)."""
+    return ticket_created_at - first_bad_round_at
+
+
+def overrides_from_tickets(tickets: Sequence[Gangguan], now: datetime) -> list[Override]:
+    """Availability overrides of reclassified tickets (an ongoing one up to ``now``)."""
+    return [
+        Override(g.start, g.end or now, g.reclassification.as_, g.reclassification.reason)
+        for g in tickets
+        if g.reclassification is not None
+    ]
+
+
+def in_period(g: Gangguan, start: datetime, end: datetime) -> bool:
+    """Whether the gangguan overlaps ``[start, end)`` (a month's list shows it there)."""
+    return g.start < end and (g.end is None or g.end > start)
+
+
+# ---------------------------------------------------------------------------------- sync
+@dataclass(frozen=True)
+class IncidentSettings:
+    """What ticket creation needs besides the episode."""
+
+    agent_name: str
+    tz: ZoneInfo
+    services: Mapping[str, ServiceSettings]
+
+
+def _components(s: ServiceSettings, impact: Impact) -> tuple[str, ...]:
+    out: list[str] = []
+    for check in s.service.checks:
+        if impact is Impact.MAJOR and check.impact is not Impact.MAJOR:
+            continue  # a Mayor episode comes from the major checks
+        if check.type == "http":
+            u = urlsplit(check.url)  # never show credentials or query strings on a form
+            host = f"[{u.hostname}]" if ":" in (u.hostname or "") else u.hostname
+            out.append(f"{u.scheme}://{host}{f':{u.port}' if u.port else ''}{u.path}")
+        elif check.type == "tcp":
+            out.append(f"tcp {check.address}")
+        else:
+            out.append(f"dns {check.query}")
+    if s.service.host:
+        out.append(f"host {s.service.host}")
+    return tuple(out)
+
+
+def _category(impact: Impact, reasons: Sequence[str]) -> str:
+    if impact is Impact.MAJOR:
+        return "Ketersediaan"
+    if reasons and all(r.rsplit(":", 1)[-1] == "slow" for r in reasons):
+        return "Kinerja"
+    return "Fungsi"  # one function (a minor check) failing while the service is up
+
+
+def _classified(g: Gangguan, s: ServiceSettings, impact: Impact) -> Gangguan:
+    prio = priority(impact, s.service.group, s.service.classification)
+    return replace(
+        g,
+        impact=impact,
+        category=_category(impact, g.symptoms),
+        components=_components(s, impact),
+        priority=prio,
+        response_target=priority_response_target(prio),
+    )
+
+
+def _new_ticket(
+    ep: Episode, s: ServiceSettings, ticket_id: str, now: datetime, agent: str
+) -> Gangguan:
+    svc = s.service
+    unit = " / ".join(x for x in (svc.technical_manager or svc.provider, svc.contact) if x)
+    g = Gangguan(
+        id=ticket_id,
+        service=ep.service,
+        start=ep.start,
+        end=ep.end,
+        reported_at=now,
+        reporter=f"{REPORTER} {agent}".strip(),
+        reporter_unit=unit,
+        service_name=svc.name,
+        category="",
+        symptoms=ep.reasons,
+        components=(),
+        impact=Impact.MINOR,
+        urgency=s.urgency,
+        priority=0,
+        response_target=timedelta(),
+        technical_manager=svc.technical_manager,
+        status=Status.TERBUKA if ep.end is None else Status.SELESAI,
+        rto=svc.rto,
+        flapping=ep.flapping,
+    )
+    impact = Impact.MAJOR if ep.state is State.DOWN else Impact.MINOR
+    return _log(_classified(g, s, impact), now, "create", REPORTER)
+
+
+def _updated(g: Gangguan, ep: Episode, s: ServiceSettings | None, now: datetime) -> Gangguan:
+    if ep.end is not None and g.end is None:
+        g = resolve(g, ep.end)
+    symptoms = tuple(dict.fromkeys((*g.symptoms, *ep.reasons)))
+    if symptoms != g.symptoms or ep.flapping != g.flapping:
+        g = replace(g, symptoms=symptoms, flapping=g.flapping or ep.flapping)
+    if ep.state is State.DOWN and g.impact is Impact.MINOR and s is not None:
+        g = _log(_classified(g, s, Impact.MAJOR), now, "impact", REPORTER, "Minor → Mayor")
+    return g
+
+
+def sync_incidents(
+    existing: Sequence[Gangguan],
+    episodes: Sequence[Episode],
+    settings: IncidentSettings,
+    *,
+    now: datetime,
+    last_ids: Sequence[str] = (),
+) -> list[Gangguan]:
+    """Tickets after seeing ``episodes``: existing ones updated, new episodes ticketed.
+
+    ``existing`` must hold every ticket whose episode may be in ``episodes`` and every ticket
+    of the months those episodes start in; ``last_ids`` adds ids known only to the store
+    (e.g. ``Store.last_incident_id("G-2024-09-")``) so numbering continues after them.
+    Returns ``existing`` in its order, updated (end, status, impact, symptoms, flapping;
+    impact only escalates), then the new tickets oldest first. Episodes of services no
+    longer configured get no new ticket.
+    """
+    by_key = {(g.service, g.start): i for i, g in enumerate(existing)}
+    out = list(existing)
+    seq: dict[str, int] = {}
+    for known in (*(g.id for g in existing), *last_ids):
+        prefix, _, n = known.rpartition("-")
+        if n.isdigit():
+            seq[prefix] = max(seq.get(prefix, 0), int(n))
+    for ep in sorted(episodes, key=lambda e: (e.start, e.service)):
+        s = settings.services.get(ep.service)
+        i = by_key.get((ep.service, ep.start))
+        if i is not None:
+            out[i] = _updated(out[i], ep, s, now)
+            continue
+        if s is None:
+            continue
+        year, month = period_of(ep.start, settings.tz)
+        prefix = f"G-{year:04d}-{month:02d}"
+        seq[prefix] = seq.get(prefix, 0) + 1
+        by_key[(ep.service, ep.start)] = len(out)
+        out.append(_new_ticket(ep, s, f"{prefix}-{seq[prefix]:04d}", now, settings.agent_name))
+    return out

@@ -1,0 +1,194 @@
+"""The agent's own HTTP endpoint (SPEC §6), an aiohttp app on ``agent.listen``.
+
+prometheus-client's built-in server has no authentication and binds every interface, so the
+agent serves ``/metrics`` itself, with the exporter-toolkit web config (TLS, basic auth):
+
+    GET  /metrics                   Prometheus text, or OpenMetrics when asked; gzip when accepted
+    GET  /healthz                   liveness + health (no auth: it reveals only ok/degraded)
+    GET  /api/v1/status             JSON, the same data as ``pantau status --json``
+    POST /api/v1/backups/{service}  a backup script reports a finished backup
+
+A scrape only reads the metrics cache: it never waits for probe work (FAULTS 27). Wrong, empty
+or over-long credentials get 401, never 500 (FAULTS 28); the password is never logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import ssl
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+from aiohttp import web
+
+from agent.config.webconfig import WebConfig
+from exporters.metrics import CONTENT_TYPE_OPENMETRICS, CONTENT_TYPE_TEXT, MetricsCache, negotiate
+
+log = logging.getLogger("pantau.http")
+
+MAX_PUSH_BODY = 64 * 1024
+
+
+class AgentView(Protocol):
+    """What the HTTP app needs from the running agent."""
+
+    metrics: MetricsCache
+    web_config: WebConfig | None
+
+    def health(self) -> dict[str, Any]:
+        """``{"status": "ok"|"degraded", ...}``."""
+        ...
+
+    async def status_async(self) -> dict[str, Any]:
+        """The status document of ``/api/v1/status`` (store reads off the event loop)."""
+        ...
+
+    async def push_backup(self, service: str, body: bytes) -> tuple[int, dict[str, Any]]:
+        """Validate and store a pushed backup; return an HTTP status and a JSON body."""
+        ...
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _json(data: Any, status: int = 200) -> web.Response:
+    return web.Response(
+        status=status,
+        body=json.dumps(data, ensure_ascii=False, default=str).encode(),
+        content_type="application/json",
+    )
+
+
+def accepts_gzip(header: str | None) -> bool:
+    """Whether ``Accept-Encoding`` allows gzip (``gzip;q=0`` refuses it)."""
+    for part in (header or "").split(","):
+        coding, *params = (p.strip() for p in part.split(";"))
+        if coding.lower() not in ("gzip", "*"):
+            continue
+        q = next((p.partition("=")[2] for p in params if p.startswith("q=")), "1")
+        try:
+            return float(q) > 0
+        except ValueError:
+            return False
+    return False
+
+
+class DeniedLog:
+    """Logs refused requests at most once a minute (a scraper with a stale password would
+    otherwise write a line per scrape), with how many were refused meanwhile."""
+
+    def __init__(self, every: float = 60.0) -> None:
+        self.every = every
+        self.count = 0
+        self.last: float | None = None
+
+    def note(self, remote: str, path: str) -> None:
+        self.count += 1
+        now = time.monotonic()
+        if self.last is None or now - self.last >= self.every:
+            log.warning(
+                "unauthorized request (%d refused since the last report)",
+                self.count,
+                extra={"path": path, "remote": remote},
+            )
+            self.last, self.count = now, 0
+
+
+def build_app(view: AgentView) -> web.Application:
+    """The aiohttp application serving ``view``."""
+    denied = DeniedLog()
+
+    @web.middleware
+    async def security(request: web.Request, handler: Handler) -> web.StreamResponse:
+        wc = view.web_config
+        if wc is not None and request.path != "/healthz":
+            if not wc.allow_request():
+                return web.Response(status=429, text="too many requests\n")
+            if wc.auth_required:
+                header = request.headers.get("Authorization")
+                # bcrypt takes ~0.1 s on a cache miss: keep it off the event loop.
+                ok = await asyncio.to_thread(wc.check_basic_auth, header)
+                if not ok:
+                    denied.note(request.remote or "?", request.path)
+                    return web.Response(
+                        status=401,
+                        text="unauthorized\n",
+                        headers={"WWW-Authenticate": 'Basic realm="pantau"'},
+                    )
+        response = await handler(request)
+        if wc is not None:
+            response.headers.update(wc.response_headers)
+        return response
+
+    async def metrics(request: web.Request) -> web.Response:
+        openmetrics = negotiate(request.headers.get("Accept"))
+        compress = accepts_gzip(request.headers.get("Accept-Encoding"))
+        # The cache keeps the compressed body too, until something changes.
+        body = view.metrics.render(openmetrics, compress=compress)
+        headers = {"Content-Type": CONTENT_TYPE_OPENMETRICS if openmetrics else CONTENT_TYPE_TEXT}
+        if compress:
+            headers["Content-Encoding"] = "gzip"
+        return web.Response(body=body, headers=headers)
+
+    async def healthz(request: web.Request) -> web.Response:
+        return _json(view.health())
+
+    async def status(request: web.Request) -> web.Response:
+        return _json(await view.status_async())
+
+    async def push(request: web.Request) -> web.Response:
+        service = request.match_info["service"]
+        if request.content_length is not None and request.content_length > MAX_PUSH_BODY:
+            return _json({"error": f"body larger than {MAX_PUSH_BODY} bytes"}, 413)
+        try:
+            body = await request.content.read(MAX_PUSH_BODY + 1)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            return _json({"error": "incomplete body"}, 400)
+        if len(body) > MAX_PUSH_BODY:
+            return _json({"error": f"body larger than {MAX_PUSH_BODY} bytes"}, 413)
+        code, payload = await view.push_backup(service, body)
+        return _json(payload, code)
+
+    async def index(request: web.Request) -> web.Response:
+        return web.Response(
+            text=(
+                "<html><head><title>pantau</title></head><body><h1>pantau</h1><ul>"
+                '<li><a href="/metrics">/metrics</a></li>'
+                '<li><a href="/api/v1/status">/api/v1/status</a></li>'
+                '<li><a href="/healthz">/healthz</a></li></ul></body></html>'
+            ),
+            content_type="text/html",
+        )
+
+    app = web.Application(middlewares=[security], client_max_size=MAX_PUSH_BODY)
+    app.router.add_get("/", index)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/api/v1/status", status)
+    app.router.add_post("/api/v1/backups/{service}", push)
+    return app
+
+
+def split_listen(listen: str) -> tuple[str, int]:
+    """``127.0.0.1:9717`` / ``[::1]:9717`` / ``0.0.0.0:9717`` → host and port."""
+    host, _, port = listen.rpartition(":")
+    return host.strip("[]"), int(port)
+
+
+async def start_server(
+    view: AgentView, listen: str, ssl_context: ssl.SSLContext | None
+) -> web.AppRunner:
+    """Start serving; raise ``OSError`` when the address cannot be bound."""
+    runner = web.AppRunner(build_app(view), access_log=None, handle_signals=False)
+    await runner.setup()
+    host, port = split_listen(listen)
+    site = web.TCPSite(runner, host, port, ssl_context=ssl_context, reuse_address=True)
+    try:
+        await site.start()
+    except BaseException:
+        await runner.cleanup()
+        raise
+    return runner

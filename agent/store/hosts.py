@@ -1,0 +1,146 @@
+"""Host utilisation in 5-minute aggregates (kept ≥ 13 months for the monthly form, Tabel 4.8).
+
+Each sample is folded into the bucket ``floor(at / 5 min)`` of its metric key (``cpu``,
+``mem``, ``fs:/var``, ``rx:eth0``, …): count, sum, min, max and the last value. A month's
+**average** is the mean of all its samples (Σsum / Σcount). Its **p95** is the 95th percentile
+(nearest rank) of the 5-minute **bucket means** — the same thing a Prometheus
+``quantile_over_time(0.95, avg_over_time(x[5m])[30d:5m])`` gives, and exact for any month
+without keeping raw samples or a histogram whose bin edges would fix the resolution in
+advance. A month is ~8 640 buckets per key, so sorting them is cheap.
+
+Filesystems additionally keep the latest used/total bytes of each bucket, so capacity growth
+(days until full) can be fitted later.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+
+from agent.store.base import StoreBase
+from agent.store.records import FsPoint, FsUsage, HostBucket, HostSummary, from_ms, to_ms
+
+BUCKET = timedelta(minutes=5)
+BUCKET_MS = 300_000
+
+
+def bucket_start(at: datetime) -> datetime:
+    """Start of the 5-minute bucket holding ``at`` (UTC, aligned to the epoch)."""
+    return from_ms(to_ms(at) // BUCKET_MS * BUCKET_MS)
+
+
+def nearest_rank(values: Sequence[float], q: float) -> float:
+    """The ``q`` quantile (0 < q ≤ 1) by the nearest-rank method: the ⌈q·n⌉-th smallest value."""
+    if not values:
+        raise ValueError("nearest_rank of no values")
+    ordered = sorted(values)
+    # round() first: 0.95 * 20 is 19.000000000000004 in floating point, whose ceil would be 20.
+    rank = max(1, math.ceil(round(q * len(ordered), 9)))
+    return ordered[rank - 1]
+
+
+class HostMixin(StoreBase):
+    """``host_samples`` and ``host_fs``."""
+
+    def add_host_sample(
+        self,
+        host: str,
+        at: datetime,
+        values: Mapping[str, float],
+        filesystems: Mapping[str, FsUsage] | None = None,
+    ) -> None:
+        """Fold one reading of ``host`` into its 5-minute buckets (non-finite values skipped)."""
+        at_ms = to_ms(at)
+        bucket = at_ms // BUCKET_MS * BUCKET_MS
+        rows = [
+            (host, bucket, key, v, v, v, v, at_ms) for key, v in values.items() if math.isfinite(v)
+        ]
+        fs_rows = [
+            (host, bucket, mount, u.used_bytes, u.total_bytes, at_ms)
+            for mount, u in (filesystems or {}).items()
+        ]
+        with self.transaction():
+            self._execmany(
+                """INSERT INTO host_samples
+                       (host, bucket, key, count, sum, min, max, last, last_at)
+                   VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?)
+                   ON CONFLICT (host, bucket, key) DO UPDATE SET
+                       count = count + 1,
+                       sum = sum + excluded.sum,
+                       min = min(host_samples.min, excluded.min),
+                       max = max(host_samples.max, excluded.max),
+                       last = CASE WHEN excluded.last_at >= last_at
+                                   THEN excluded.last ELSE last END,
+                       last_at = max(last_at, excluded.last_at)""",
+                rows,
+            )
+            self._execmany(
+                """INSERT INTO host_fs (host, bucket, mountpoint, used_bytes, total_bytes, at)
+                   VALUES (?, ?, ?, ?, ?, ?)
+                   ON CONFLICT (host, bucket, mountpoint) DO UPDATE SET
+                       used_bytes = excluded.used_bytes,
+                       total_bytes = excluded.total_bytes,
+                       at = excluded.at
+                   WHERE excluded.at >= host_fs.at""",
+                fs_rows,
+            )
+
+    def host_series(
+        self, host: str, start: datetime, end: datetime, key: str | None = None
+    ) -> list[HostBucket]:
+        """Buckets of ``host`` starting in ``[start, end)``, by bucket then key."""
+        sql = """SELECT key, bucket, count, sum, min, max, last FROM host_samples
+                 WHERE host = ? AND bucket >= ? AND bucket < ?"""
+        params: list[object] = [host, to_ms(start), to_ms(end)]
+        if key is not None:
+            sql += " AND key = ?"
+            params.append(key)
+        rows = self._query(sql + " ORDER BY bucket, key", params)
+        return [
+            HostBucket(key=k, start=from_ms(b), count=c, sum=s, min=lo, max=hi, last=last)
+            for k, b, c, s, lo, hi, last in rows
+        ]
+
+    def host_summary(
+        self, host: str, key: str, start: datetime, end: datetime
+    ) -> HostSummary | None:
+        """Average, p95 (of 5-minute means) and max of ``key`` over ``[start, end)``.
+
+        ``None`` when there is no sample in the period.
+        """
+        rows = self._query(
+            """SELECT count, sum, max FROM host_samples
+               WHERE host = ? AND bucket >= ? AND bucket < ? AND key = ?""",
+            (host, to_ms(start), to_ms(end), key),
+        )
+        if not rows:
+            return None
+        samples = sum(r[0] for r in rows)
+        total = math.fsum(r[1] for r in rows)
+        return HostSummary(
+            avg=total / samples,
+            p95=nearest_rank([s / c for c, s, _ in rows], 0.95),
+            max=max(r[2] for r in rows),
+            buckets=len(rows),
+            samples=samples,
+        )
+
+    def host_keys(self, host: str) -> list[str]:
+        """Metric keys ever recorded for ``host`` (within the kept history)."""
+        rows = self._query(
+            "SELECT DISTINCT key FROM host_samples WHERE host = ? ORDER BY key", (host,)
+        )
+        return [r[0] for r in rows]
+
+    def fs_series(
+        self, host: str, mountpoint: str, start: datetime, end: datetime
+    ) -> list[FsPoint]:
+        """The last used/total bytes of ``mountpoint`` per bucket in ``[start, end)``."""
+        rows = self._query(
+            """SELECT bucket, used_bytes, total_bytes FROM host_fs
+               WHERE host = ? AND bucket >= ? AND bucket < ? AND mountpoint = ?
+               ORDER BY bucket""",
+            (host, to_ms(start), to_ms(end), mountpoint),
+        )
+        return [FsPoint(mountpoint, from_ms(b), u, t) for b, u, t in rows]

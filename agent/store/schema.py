@@ -1,0 +1,344 @@
+"""Opening ``pantau.db``: connection settings, corruption handling, schema migrations.
+
+Connection settings and why:
+
+- ``journal_mode=WAL`` + ``synchronous=NORMAL``: readers never block the writer; a crash
+  (even ``kill -9``) keeps every committed transaction whole; a power cut may lose the last
+  few transactions but never corrupts the file.
+- ``busy_timeout``: another process holding the write lock (the CLI, a backup tool) makes
+  writes wait instead of failing at once.
+- ``auto_vacuum=INCREMENTAL`` (set before the first table exists) so retention can hand freed
+  pages back to the file system with ``PRAGMA incremental_vacuum``; ``journal_size_limit``
+  truncates a WAL that grew during a burst.
+- ``foreign_keys=ON`` so an incident's audit trail goes with the incident.
+
+A file that is not SQLite, or fails ``PRAGMA quick_check``, is moved aside to
+``pantau.db.corrupt-<UTC timestamp>`` (with its ``-wal``/``-shm``) and a fresh database is
+created; the lost stretch later reads as *no data*, never as downtime. The schema version is
+``PRAGMA user_version``; :data:`MIGRATIONS` are applied in order, in one transaction.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from agent.core.errors import StoreError
+
+log = logging.getLogger("pantau.store")
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+#: SQLITE_CORRUPT and SQLITE_NOTADB: the file is damaged, not merely busy.
+CORRUPT_CODES = frozenset({11, 26})
+JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024
+
+_CORE = (
+    """CREATE TABLE rounds (
+        id INTEGER PRIMARY KEY,
+        service TEXT NOT NULL,
+        started_at INTEGER NOT NULL,
+        outcome TEXT NOT NULL CHECK (outcome IN ('up', 'degraded', 'down')),
+        reasons TEXT NOT NULL,
+        agent_isolated INTEGER NOT NULL DEFAULT 0,
+        checks TEXT NOT NULL)""",
+    "CREATE INDEX rounds_service_at ON rounds (service, started_at)",
+    # Retention deletes by time across services.
+    "CREATE INDEX rounds_at ON rounds (started_at)",
+    """CREATE TABLE transitions (
+        id INTEGER PRIMARY KEY,
+        service TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        state TEXT NOT NULL
+            CHECK (state IN ('up', 'degraded', 'down', 'maintenance', 'unknown')),
+        reason TEXT NOT NULL DEFAULT '')""",
+    "CREATE INDEX transitions_service_at ON transitions (service, at)",
+    """CREATE TABLE machine_state (
+        service TEXT PRIMARY KEY,
+        state TEXT NOT NULL,
+        updated_at INTEGER NOT NULL) WITHOUT ROWID""",
+    """CREATE TABLE service_meta (
+        service TEXT PRIMARY KEY,
+        first_round_at INTEGER NOT NULL,
+        last_round_at INTEGER NOT NULL) WITHOUT ROWID""",
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
+)
+
+_HOST = (
+    # One row per host, 5-minute bucket and metric key; p95 is taken over the bucket means.
+    """CREATE TABLE host_samples (
+        host TEXT NOT NULL,
+        bucket INTEGER NOT NULL,
+        key TEXT NOT NULL,
+        count INTEGER NOT NULL,
+        sum REAL NOT NULL,
+        min REAL NOT NULL,
+        max REAL NOT NULL,
+        last REAL NOT NULL,
+        last_at INTEGER NOT NULL,
+        PRIMARY KEY (host, bucket, key)) WITHOUT ROWID""",
+    """CREATE TABLE host_fs (
+        host TEXT NOT NULL,
+        bucket INTEGER NOT NULL,
+        mountpoint TEXT NOT NULL,
+        used_bytes INTEGER NOT NULL,
+        total_bytes INTEGER NOT NULL,
+        at INTEGER NOT NULL,
+        PRIMARY KEY (host, bucket, mountpoint)) WITHOUT ROWID""",
+)
+
+_INCIDENTS = (
+    """CREATE TABLE incidents (
+        id TEXT PRIMARY KEY,
+        service TEXT NOT NULL,
+        start_at INTEGER NOT NULL,
+        end_at INTEGER,
+        impact TEXT NOT NULL,
+        status TEXT NOT NULL,
+        blob TEXT NOT NULL,
+        updated_at INTEGER NOT NULL) WITHOUT ROWID""",
+    "CREATE INDEX incidents_service_start ON incidents (service, start_at)",
+    "CREATE INDEX incidents_start ON incidents (start_at)",
+    """CREATE TABLE incident_audit (
+        id INTEGER PRIMARY KEY,
+        incident_id TEXT NOT NULL REFERENCES incidents (id) ON DELETE CASCADE,
+        at INTEGER NOT NULL,
+        action TEXT NOT NULL,
+        text TEXT NOT NULL DEFAULT '')""",
+    "CREATE INDEX incident_audit_incident ON incident_audit (incident_id, at)",
+)
+
+_DRP = (
+    """CREATE TABLE backups (
+        id INTEGER PRIMARY KEY,
+        service TEXT NOT NULL,
+        source TEXT NOT NULL,
+        finished_at INTEGER NOT NULL,
+        size_bytes INTEGER,
+        status TEXT NOT NULL,
+        origin TEXT NOT NULL CHECK (origin IN ('push', 'mark', 'observed')),
+        recorded_at INTEGER NOT NULL,
+        UNIQUE (service, source, finished_at))""",
+    "CREATE INDEX backups_service_finished ON backups (service, finished_at)",
+    """CREATE TABLE backup_state (
+        service TEXT NOT NULL,
+        source TEXT NOT NULL,
+        last_success_at INTEGER,
+        last_error TEXT NOT NULL DEFAULT '',
+        checked_at INTEGER NOT NULL,
+        PRIMARY KEY (service, source)) WITHOUT ROWID""",
+    """CREATE TABLE drills (
+        id INTEGER PRIMARY KEY,
+        service TEXT NOT NULL,
+        started_at INTEGER NOT NULL,
+        restored_at INTEGER,
+        data_as_of INTEGER,
+        kind TEXT NOT NULL CHECK (kind IN ('automated', 'manual')),
+        ok INTEGER NOT NULL,
+        detail TEXT NOT NULL)""",
+    "CREATE INDEX drills_service_started ON drills (service, started_at)",
+    """CREATE TABLE reports (
+        period TEXT PRIMARY KEY,
+        generated_at INTEGER NOT NULL,
+        files TEXT NOT NULL) WITHOUT ROWID""",
+)
+
+#: Ordered schema migrations; migration ``n`` (1-based) brings ``user_version`` to ``n``.
+#: Never edit a released step: append a new one.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_CORE, _HOST, _INCIDENTS, _DRP)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+@dataclass(frozen=True)
+class Opened:
+    """A ready connection, and where a damaged file was moved (``None`` when it was fine)."""
+
+    conn: sqlite3.Connection
+    moved_aside: Path | None
+
+
+class _Corrupt(Exception):
+    """Internal: the file at ``path`` is damaged or not SQLite."""
+
+
+def connect(path: Path, busy_timeout: float) -> sqlite3.Connection:
+    """A connection with pantau's settings (see the module docstring)."""
+    # isolation_level=None: we issue BEGIN/COMMIT ourselves; check_same_thread=False lets a
+    # Store be created in one thread and used in another (the Store serialises access).
+    conn = sqlite3.connect(
+        path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
+    )
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+        conn.execute("PRAGMA auto_vacuum = INCREMENTAL")  # only effective before the first table
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            log.warning("store %s: journal_mode is %s, not WAL (file system?)", path, mode)
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute(f"PRAGMA journal_size_limit = {JOURNAL_SIZE_LIMIT}")
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def user_version(conn: sqlite3.Connection) -> int:
+    """The schema version recorded in the file."""
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def migrate(conn: sqlite3.Connection, migrations: tuple[tuple[str, ...], ...] = MIGRATIONS) -> int:
+    """Apply the missing ``migrations`` in one transaction; return the resulting version."""
+    target = len(migrations)
+    version = user_version(conn)
+    if version > target:
+        raise StoreError(
+            f"store schema version {version} is newer than this pantau knows ({target}): "
+            "upgrade pantau or point agent.data_dir elsewhere"
+        )
+    if version == target:
+        return version
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        version = user_version(conn)  # re-read under the lock: another process may have won
+        if version == 0 and _has_tables(conn):
+            raise StoreError(
+                "the database in agent.data_dir has tables but no pantau schema version: "
+                "it belongs to another program; point agent.data_dir at a directory of its own"
+            )
+        for steps in migrations[version:]:
+            for sql in steps:
+                conn.execute(sql)
+        conn.execute(f"PRAGMA user_version = {target}")
+        conn.execute("COMMIT")
+    except BaseException:
+        rollback_quietly(conn)
+        raise
+    if version < target:
+        log.info("store schema migrated from version %d to %d", version, target)
+    return target
+
+
+def open_database(
+    path: Path, *, busy_timeout: float, quick_check: bool, recover: bool, now: datetime
+) -> Opened:
+    """Open (creating, checking, migrating) the database at ``path``.
+
+    A damaged file is moved aside and replaced by a fresh database (FAULTS row 13) when
+    ``recover`` is set — only the agent at start-up should, never a CLI command or a second
+    connection that could pull the file from under a running agent. Otherwise, and for any
+    other failure (locked past ``busy_timeout``, permissions, a newer schema), it raises
+    :class:`~agent.core.errors.StoreError`.
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Reading the header opens and closes the file, and closing any descriptor of a file
+        # drops every POSIX lock this process holds on it, including those of other SQLite
+        # connections: another process would then take itself for the last connection and
+        # delete the live WAL. So only the first open of a process (the agent at start-up,
+        # with ``recover``) reads it; other opens rely on SQLite's own errors.
+        problem = _header_problem(path) if recover else None
+        conn: sqlite3.Connection | None = None
+        if problem is None:
+            try:
+                conn = connect(path, busy_timeout)
+                _check(conn, quick_check)
+            except (_Corrupt, sqlite3.DatabaseError) as exc:
+                if conn is not None:
+                    conn.close()
+                    conn = None
+                if isinstance(exc, sqlite3.DatabaseError) and not is_corruption(exc):
+                    raise
+                problem = str(exc) or type(exc).__name__
+        moved: Path | None = None
+        if conn is None:
+            if not recover:
+                raise StoreError(
+                    f"store {path} is damaged ({problem}); restart the agent to move it aside "
+                    "and start a fresh database"
+                )
+            moved = move_aside(path, now)
+            log.error(
+                "store %s is damaged (%s): moved it to %s and started a fresh database; "
+                "the time it covered will show as no data",
+                path,
+                problem,
+                moved,
+            )
+            conn = connect(path, busy_timeout)
+        try:
+            migrate(conn)
+        except BaseException:
+            conn.close()
+            raise
+        return Opened(conn, moved)
+    except sqlite3.Error as exc:
+        raise StoreError(
+            f"cannot open store {path}: {exc}; check the disk and permissions"
+        ) from exc
+    except OSError as exc:
+        raise StoreError(f"cannot open store {path}: {exc}") from exc
+
+
+def is_corruption(exc: sqlite3.Error) -> bool:
+    """Whether ``exc`` says the file is damaged (rather than busy, full or unreadable)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code is not None and code & 0xFF in CORRUPT_CODES
+
+
+def move_aside(path: Path, now: datetime) -> Path:
+    """Rename ``path`` (and its ``-wal``/``-shm``/``-journal``) to ``<name>.corrupt-<ts>``."""
+    stamp = now.strftime("%Y%m%dT%H%M%SZ")
+    target = path.with_name(f"{path.name}.corrupt-{stamp}")
+    n = 1
+    while target.exists():
+        target = path.with_name(f"{path.name}.corrupt-{stamp}-{n}")
+        n += 1
+    if path.exists():
+        os.replace(path, target)
+    for suffix in ("-wal", "-shm", "-journal"):
+        side = Path(f"{path}{suffix}")
+        if side.exists():
+            # Keep the pair together so ``sqlite3 <target>`` still sees the WAL.
+            os.replace(side, Path(f"{target}{suffix}"))
+    return target
+
+
+def _header_problem(path: Path) -> str | None:
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return None
+    if size == 0:
+        return None  # SQLite treats an empty file as an empty database
+    with path.open("rb") as f:
+        header = f.read(len(SQLITE_HEADER))
+    if header != SQLITE_HEADER:
+        return "not an SQLite database (bad header)"
+    return None
+
+
+def _check(conn: sqlite3.Connection, quick_check: bool) -> None:
+    conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    if quick_check:
+        rows = conn.execute("PRAGMA quick_check").fetchall()
+        if rows != [("ok",)]:
+            raise _Corrupt("quick_check: " + "; ".join(str(r[0]) for r in rows[:3]))
+
+
+def _has_tables(conn: sqlite3.Connection) -> bool:
+    row = conn.execute(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+    ).fetchone()
+    return bool(row[0])
+
+
+def rollback_quietly(conn: sqlite3.Connection) -> None:
+    # After SQLITE_FULL/IOERR SQLite may already have rolled back: "no transaction" is fine.
+    with contextlib.suppress(sqlite3.Error):
+        conn.execute("ROLLBACK")

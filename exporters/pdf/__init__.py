@@ -1,0 +1,1 @@
+"""The monthly Formulir as PDF (reportlab): document, recap, per-service pages, charts, tables."""
