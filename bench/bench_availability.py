@@ -27,13 +27,8 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from agent.core.model import State, Transition
-from agent.engine.availability import (
-    Override,
-    intervals_from_transitions,
-    month_bounds,
-    monthly_series,
-    previous_months,
-)
+from agent.core.periods import month_bounds, previous_months
+from agent.engine.availability import Override, intervals_from_transitions, monthly_series
 from agent.engine.episodes import episodes_from_transitions
 
 TZ = ZoneInfo("Asia/Jakarta")

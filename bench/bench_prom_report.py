@@ -43,7 +43,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from agent.config.loader import parse_config
-from agent.engine.availability import month_bounds
+from agent.core.periods import add_months, month_bounds
 from agent.reports.fleet.client import Labels, PromClient
 from agent.reports.fleet.fetch import ServiceTimeline, TimelineFetcher
 from agent.reports.fleet.report import build_fleet_report
@@ -245,7 +245,7 @@ def timed_fetch(
 
 def measure(name: str, url: str, args: argparse.Namespace) -> None:
     _, end = month_bounds(YEAR, MONTH, WIB)
-    trend_start, _ = month_bounds(YEAR - 1, MONTH + 1, WIB)
+    trend_start, _ = month_bounds(*add_months(YEAR, MONTH, -11), WIB)
     grid = Grid.for_step(args.scrape)
     lo, hi = trend_start.timestamp(), end.timestamp()
     shortcut, t1, r1 = timed_fetch(TimelineFetcher, url, grid, lo, hi)

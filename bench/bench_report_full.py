@@ -50,7 +50,7 @@ from agent.config.katalog import all_settings
 from agent.config.loader import parse_config
 from agent.config.models import Config
 from agent.core.model import Outcome, Round, State, Transition
-from agent.engine.availability import month_bounds, previous_months
+from agent.core.periods import month_bounds, previous_months
 from agent.engine.episodes import episodes_from_transitions
 from agent.engine.incidents import IncidentSettings, reclassify, set_cause, sync_incidents
 from agent.reports.builder import build_report

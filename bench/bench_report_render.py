@@ -22,6 +22,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from agent.core.pedoman import Classification, Group, Impact, priority
+from agent.core.periods import add_months, period_label
 from exporters.csv_report import write_csv
 from exporters.pdf.report import write_pdf
 from exporters.report_model import (
@@ -39,7 +40,6 @@ from exporters.report_model import (
     TrendPoint,
     Utilisation,
 )
-from exporters.report_text import format_period
 
 BUDGET_CSV_S = 10.0
 BUDGET_PDF_S = 60.0
@@ -71,8 +71,8 @@ def service(i: int, rng: random.Random) -> ServiceReport:
     trend = []
     year, month = 2023, 9
     for _ in range(13):
-        trend.append(TrendPoint(format_period(year, month), 97.5 + rng.random() * 2.5, target))
-        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+        trend.append(TrendPoint(period_label(year, month), 97.5 + rng.random() * 2.5, target))
+        year, month = add_months(year, month, 1)
     gangguan = []
     for g in range(rng.randrange(13)):
         start = datetime(2024, 9, 1 + g * 2, 3, 0, tzinfo=UTC)

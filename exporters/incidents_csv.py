@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 from agent.config.models import WorkingHours
 from agent.core.errors import ReportError
 from agent.core.pedoman import Impact
-from agent.engine.availability import month_bounds
+from agent.core.periods import month_bounds
 from agent.engine.incidents import (
     FORM_FIELDS,
     Gangguan,

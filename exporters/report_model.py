@@ -34,7 +34,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from agent.core.errors import ReportError
 from agent.core.pedoman import Classification, Group, Impact
-from exporters.report_text import MONTH_NAME, availability_shown, format_period
+from agent.core.periods import period_label, period_name
+from exporters.report_text import availability_shown
 
 
 def days_until_full(used_bytes: float, total_bytes: float, growth_per_day: float) -> float | None:
@@ -313,7 +314,7 @@ class ReportData:
 
     def __post_init__(self) -> None:
         year, month = self.period
-        format_period(year, month)  # validates the month
+        period_label(year, month)  # validates the month
         if self.generated_at.utcoffset() is None:
             raise ReportError("ReportData.generated_at must be timezone-aware")
         try:
@@ -326,12 +327,12 @@ class ReportData:
 
     @property
     def period_label(self) -> str:
-        return format_period(*self.period)
+        return period_label(*self.period)
 
     @property
     def period_name(self) -> str:
         """``'September 2024'``."""
-        return f"{MONTH_NAME[self.period[1] - 1]} {self.period[0]}"
+        return period_name(*self.period)
 
     @property
     def zone(self) -> ZoneInfo:

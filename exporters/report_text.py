@@ -1,6 +1,7 @@
 """Indonesian text of the report, shared by the model, the CSV and the PDF.
 
-Number, duration and period formatting, the causes of a missed target and capacity advice.
+Number and duration formatting, the causes of a missed target and capacity advice (periods
+and month names are :mod:`agent.core.periods`).
 Pure functions, no I/O. Numbers are rounded in decimal (``0.125`` → ``0.13``, not ``0.12`` as
 binary floats would give); Indonesian prose uses ``,`` for decimals and ``.`` for thousands.
 """
@@ -16,20 +17,6 @@ from agent.core.errors import ReportError
 
 if TYPE_CHECKING:  # the model imports this module: no runtime cycle
     from exporters.report_model import ServiceReport
-
-#: CLDR ``id`` abbreviated month names: the Pedoman writes periods as ``Sep-2024``.
-MONTH_ABBR = ("Jan", "Feb", "Mar", "Apr", "Mei", "Jun", "Jul", "Agu", "Sep", "Okt", "Nov", "Des")
-MONTH_NAME = (
-    "Januari", "Februari", "Maret", "April", "Mei", "Juni",
-    "Juli", "Agustus", "September", "Oktober", "November", "Desember",
-)  # fmt: skip
-
-
-def format_period(year: int, month: int) -> str:
-    """``(2024, 9)`` → ``'Sep-2024'`` (the Pedoman's Periode)."""
-    if not 1 <= month <= 12:
-        raise ReportError(f"month {month} is not 1..12 (period {year}-{month:02d})")
-    return f"{MONTH_ABBR[month - 1]}-{year:04d}"
 
 
 def format_number(

@@ -19,7 +19,7 @@ from agent.cli.probe import table
 from agent.config.models import Config
 from agent.core.clock import SystemClock
 from agent.core.errors import PantauError
-from agent.engine.availability import month_bounds, parse_period
+from agent.core.periods import month_bounds, parse_period
 from agent.engine.incidents import (
     Gangguan,
     IncidentError,

@@ -14,7 +14,7 @@ from agent.config.models import Config
 from agent.core.clock import SystemClock
 from agent.core.durations import parse_duration
 from agent.core.errors import ReportError
-from agent.engine.availability import parse_period
+from agent.core.periods import parse_period
 from agent.reports.fleet.client import PromAuth, auth_from_env, load_auth
 from agent.reports.monthly import generate
 

@@ -17,69 +17,26 @@ Counting rules, in order of precedence for every instant of a period:
 ``availability = (up + degraded) / (up + degraded + down) × 100`` (``None`` without observed
 time) and ``coverage = observed / (counted − maintenance) × 100``.
 
-Month boundaries are computed in the report zone (default Asia/Jakarta) and subtracted in UTC:
-WIB midnight of 1 February 2026 is 2026-01-31T17:00Z, so a failure at 17:30Z counts in
-February. Time is handled internally as integer microseconds since the epoch so long sums are
-exact; results are reported in seconds.
-
-Period labels use the Indonesian month abbreviations of CLDR ``id`` (Jan Feb Mar Apr Mei Jun
-Jul Agu Sep Okt Nov Des): the Pedoman's example ``Sep-2024`` reads the same in English and
-Indonesian, every other label on the Formulir is in Bahasa Indonesia (SPEC §8), and the
-machine-readable key stays ``YYYY-MM``.
+Periods are calendar months of :mod:`agent.core.periods`, bounded in the report zone and
+subtracted in UTC. Time is handled internally as integer microseconds since the epoch so long
+sums are exact; results are reported in seconds.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from agent.core.errors import ReportError
 from agent.core.model import State, StateInterval, Transition
+from agent.core.periods import DEFAULT_ZONE, month_bounds, previous_months
 
-DEFAULT_ZONE = ZoneInfo("Asia/Jakarta")
-MONTH_ABBR_ID = ("Jan", "Feb", "Mar", "Apr", "Mei", "Jun", "Jul", "Agu", "Sep", "Okt", "Nov", "Des")
-_PERIOD = re.compile(r"^(\d{4})-(\d{2})$")
 _US = 1_000_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 OverrideKind = Literal["maintenance", "false_positive"]
-
-
-# ---------------------------------------------------------------------------------- periods
-def month_bounds(year: int, month: int, tz: ZoneInfo = DEFAULT_ZONE) -> tuple[datetime, datetime]:
-    """The calendar month in ``tz`` as aware UTC ``[start, end)``."""
-    start = datetime(year, month, 1, tzinfo=tz)
-    nxt = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=tz)
-    return start.astimezone(UTC), nxt.astimezone(UTC)
-
-
-def period_of(ts: datetime, tz: ZoneInfo = DEFAULT_ZONE) -> tuple[int, int]:
-    """``(year, month)`` of the calendar month in ``tz`` that contains ``ts``."""
-    local = ts.astimezone(tz)
-    return local.year, local.month
-
-
-def parse_period(text: str) -> tuple[int, int]:
-    """Parse ``YYYY-MM`` (the ``--period`` option) into ``(year, month)``."""
-    m = _PERIOD.match(text.strip())
-    if not m or not 1 <= int(m.group(2)) <= 12 or int(m.group(1)) < 1970:
-        raise ReportError(f"invalid period {text!r}: use YYYY-MM, e.g. 2024-09")
-    return int(m.group(1)), int(m.group(2))
-
-
-def period_label(year: int, month: int) -> str:
-    """The Formulir's Periode label, e.g. ``Sep-2024``, ``Agu-2024`` (see module docstring)."""
-    return f"{MONTH_ABBR_ID[month - 1]}-{year}"
-
-
-def previous_months(year: int, month: int, count: int) -> list[tuple[int, int]]:
-    """``count`` months ending with ``(year, month)``, oldest first."""
-    index = year * 12 + month - 1
-    return [(i // 12, i % 12 + 1) for i in range(index - count + 1, index + 1)]
 
 
 # -------------------------------------------------------------------------------- intervals

@@ -41,7 +41,8 @@ from agent.core.errors import PantauError
 from agent.core.model import Episode, State
 from agent.core.pedoman import SLA_RESOLUTION, SLA_RESPONSE_WORKING_HOURS, Impact, priority
 from agent.core.pedoman import response_target as priority_response_target
-from agent.engine.availability import Override, OverrideKind, period_of
+from agent.core.periods import period_of
+from agent.engine.availability import Override, OverrideKind
 from agent.engine.workhours import add_working_time
 
 #: Fields of the Formulir Penanganan Aduan Gangguan (Pedoman 4.2.1.2), in form order.

@@ -17,12 +17,11 @@ from zoneinfo import ZoneInfo
 from agent.config.katalog import ServiceSettings, all_settings
 from agent.config.models import Config, Host
 from agent.core.errors import ReportError
+from agent.core.periods import add_months, month_bounds, period_key, period_label
 from agent.engine.availability import (
     PeriodAvailability,
     intervals_from_transitions,
-    month_bounds,
     monthly_series,
-    period_label,
 )
 from agent.engine.incidents import Gangguan as Ticket
 from agent.engine.incidents import duration, overrides_from_tickets
@@ -83,7 +82,7 @@ def started_month_bounds(
     start, end = month_bounds(year, month, zone)
     if start > now:
         raise ReportError(
-            f"periode {year:04d}-{month:02d} belum dimulai (the period is in the future)"
+            f"periode {period_key(year, month)} belum dimulai (the period is in the future)"
         )
     return start, end
 
@@ -113,7 +112,7 @@ def service_report(
     host_cache = {} if host_cache is None else host_cache
     svc = st.service
     start, end = month_bounds(year, month, zone)
-    trend_start, _ = month_bounds(*months_back(year, month, 11), zone)
+    trend_start, _ = month_bounds(*add_months(year, month, -11), zone)
     tickets = [Ticket.from_json(r.blob) for r in store.incidents(svc.id, trend_start, end)]
     intervals = intervals_from_transitions(
         store.transitions(svc.id, trend_start, end),
@@ -180,12 +179,6 @@ def service_report(
             if t.reclassification is not None
         ],
     )
-
-
-def months_back(year: int, month: int, n: int) -> tuple[int, int]:
-    """The calendar month ``n`` months before ``year-month``."""
-    index = year * 12 + (month - 1) - n
-    return index // 12, index % 12 + 1
 
 
 def availability_summary(pa: PeriodAvailability, target: float) -> rm.Availability:
@@ -326,8 +319,7 @@ def next_maintenance(
     st: ServiceSettings, year: int, month: int, zone: ZoneInfo
 ) -> list[rm.PlannedMaintenance]:
     """The katalog's maintenance windows that fall in the month after ``year-month``."""
-    ny, nm = (year + 1, 1) if month == 12 else (year, month + 1)
-    start, end = month_bounds(ny, nm, zone)
+    start, end = month_bounds(*add_months(year, month, 1), zone)
     return [
         rm.PlannedMaintenance(w.start, w.end, w.reason)
         for w in st.service.maintenance

@@ -26,7 +26,7 @@ from apscheduler.triggers.cron import CronTrigger
 from agent.config.models import Config, ReportSettings
 from agent.core.clock import Clock
 from agent.core.errors import ReportError
-from agent.engine.availability import period_label, period_of
+from agent.core.periods import add_months, period_key, period_label, period_of
 from agent.reports.builder import build_report, has_data
 from agent.store.database import Store
 
@@ -60,19 +60,13 @@ def generate(
 
     data = build_report(store, config, year, month, now, services=services)
     out_dir.mkdir(parents=True, exist_ok=True)
-    stem = f"pantau-{config.agent.name}-{year:04d}-{month:02d}"
+    stem = f"pantau-{config.agent.name}-{period_key(year, month)}"
     written = []
     if "csv" in formats:
         written.append(write_csv(data, out_dir / f"{stem}.csv", excel=excel))
     if "pdf" in formats:
         written.append(write_pdf(data, out_dir / f"{stem}.pdf", progress=progress))
     return written
-
-
-def previous_period(now: datetime, zone: ZoneInfo) -> tuple[int, int]:
-    """The calendar month before the one ``now`` is in (in ``zone``)."""
-    year, month = period_of(now, zone)
-    return (year - 1, 12) if month == 1 else (year, month - 1)
 
 
 def send_mail(rs: ReportSettings, subject: str, body: str, files: Sequence[Path]) -> None:
@@ -151,8 +145,8 @@ class MonthlyReporter:
         )
         if not rs.enabled or local < scheduled:
             return None
-        year, month = previous_period(self.clock.now(), zone)
-        if self.store.report_generated(f"{year:04d}-{month:02d}") is not None:
+        year, month = add_months(*period_of(self.clock.now(), zone), -1)
+        if self.store.report_generated(period_key(year, month)) is not None:
             return None
         return year, month
 
@@ -197,7 +191,7 @@ class MonthlyReporter:
         files = generate(
             self.store, config, year, month, self.clock.now(), self.output_dir(), formats=rs.formats
         )
-        if not self.store.mark_report(f"{year:04d}-{month:02d}", [str(f) for f in files]):
+        if not self.store.mark_report(period_key(year, month), [str(f) for f in files]):
             log.warning("report %04d-%02d was already recorded", year, month)
         return files
 

@@ -9,13 +9,11 @@ from zoneinfo import ZoneInfo
 from agent.config.katalog import ServiceSettings, all_settings
 from agent.config.models import Config
 from agent.core.model import State
+from agent.core.periods import month_bounds, period_label, period_of
 from agent.engine.availability import (
     PeriodAvailability,
     compute_availability,
     intervals_from_transitions,
-    month_bounds,
-    period_label,
-    period_of,
 )
 from agent.engine.incidents import Gangguan, overrides_from_tickets
 from agent.store.database import Store

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 from agent.config.katalog import ServiceSettings
 from agent.core.model import Transition
-from agent.engine.availability import period_of, previous_months
+from agent.core.periods import period_of, previous_months
 from agent.engine.episodes import episodes_from_transitions
 from agent.engine.incidents import AuditEntry, Gangguan, IncidentSettings, Status, sync_incidents
 from agent.store.database import Store

@@ -10,6 +10,7 @@ from __future__ import annotations
 from reportlab.lib.units import mm
 from reportlab.platypus import Flowable, KeepTogether, Spacer, Table, TableStyle
 
+from agent.core.periods import add_months, period_label
 from exporters.pdf.charts import TrendChart
 from exporters.pdf.style import (
     EMPTY,
@@ -36,14 +37,9 @@ from exporters.pdf.tables import (
     section_title,
     side_by_side,
 )
-from exporters.pdf.utilisation import next_period, utilisation
+from exporters.pdf.utilisation import utilisation
 from exporters.report_model import ReportData, ServiceReport
-from exporters.report_text import (
-    capacity_advice,
-    format_period,
-    human_duration,
-    missed_target_causes,
-)
+from exporters.report_text import capacity_advice, human_duration, missed_target_causes
 
 #: Incident status words (engine vocabulary) shown in Indonesian.
 STATUS_LABEL = {
@@ -223,7 +219,7 @@ def improvement(report: ReportData, s: ServiceReport, width: float) -> list[Flow
     """Peluang Peningkatan: next period's maintenance, capacity plan and advice."""
     del width
     zone = report.zone
-    nxt = format_period(*next_period(*report.period))
+    nxt = period_label(*add_months(*report.period, 1))
     windows = [
         f"{datetime_text(m.start, zone, with_zone=False)} – {datetime_text(m.end, zone)}"
         + (f": {m.reason}" if m.reason else "")

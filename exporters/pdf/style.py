@@ -28,7 +28,8 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import Paragraph
 
-from exporters.report_text import MONTH_ABBR, MONTH_NAME, format_number
+from agent.core.periods import MONTH_ABBR, MONTH_NAME
+from exporters.report_text import format_number
 
 FONT = "PantauSans"
 FONT_BOLD = "PantauSans-Bold"

@@ -12,6 +12,7 @@ from datetime import date, timedelta
 from reportlab.lib.units import mm
 from reportlab.platypus import Flowable, Spacer, Table
 
+from agent.core.periods import add_months
 from exporters.pdf.charts import DailyChart, Series
 from exporters.pdf.style import BLUE, EMPTY, GREEN, NOT_APPLICABLE, date_short, num, para, pct
 from exporters.pdf.tables import Cell, colored_cell, grid_table, section_title, side_by_side
@@ -19,14 +20,9 @@ from exporters.report_model import Metric, ReportData, ServiceReport
 from exporters.report_text import FULL_HORIZON_DAYS, format_bytes
 
 
-def next_period(year: int, month: int) -> tuple[int, int]:
-    """The (year, month) after this one."""
-    return (year + 1, 1) if month == 12 else (year, month + 1)
-
-
 def period_end(report: ReportData) -> date:
     """First day after the period (where growth projections start)."""
-    return date(*next_period(*report.period), 1)
+    return date(*add_months(*report.period, 1), 1)
 
 
 def _daily(axis: list[date], metric: Metric | None, p95: bool) -> list[float | None]:

@@ -14,13 +14,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agent.core.model import State, StateInterval, Transition
+from agent.core.periods import month_bounds
 from agent.engine.availability import (
     Override,
     OverrideKind,
     PeriodAvailability,
     compute_availability,
     intervals_from_transitions,
-    month_bounds,
     monthly_series,
 )
 

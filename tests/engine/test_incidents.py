@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from agent.config.models import WorkingHours
 from agent.core.model import Episode, State, Transition
 from agent.core.pedoman import DETECTION_TARGET, Impact
-from agent.engine.availability import compute_availability, month_bounds
+from agent.core.periods import month_bounds
+from agent.engine.availability import compute_availability
 from agent.engine.episodes import episodes_from_transitions
 from agent.engine.incidents import (
     Gangguan,

@@ -15,7 +15,7 @@ import pytest
 
 from agent.core.errors import ReportError
 from agent.core.model import State
-from agent.engine.availability import month_bounds
+from agent.core.periods import month_bounds
 from agent.reports.fleet.client import PromAuth, PromClient, auth_from_env, chunk_ranges, load_auth
 from agent.reports.fleet.timeline import (
     Grid,

@@ -13,7 +13,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from agent.core.model import State
-from agent.engine.availability import Override, compute_availability, month_bounds, monthly_series
+from agent.core.periods import month_bounds
+from agent.engine.availability import Override, compute_availability, monthly_series
 from tests.engine.timeline import DEG, DOWN, ISOLATED, MIN, UP, every, run
 
 WIB = ZoneInfo("Asia/Jakarta")

@@ -36,7 +36,7 @@ import pytest
 
 from agent.cli.incident import open_store
 from agent.config.loader import load_config
-from agent.engine.availability import period_of
+from agent.core.periods import period_of
 from agent.reports.fleet.client import Labels, PromClient
 from agent.reports.fleet.fetch import TimelineFetcher
 from agent.reports.fleet.timeline import Grid

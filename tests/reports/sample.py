@@ -18,6 +18,7 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from agent.core.pedoman import Classification, Group, Impact
+from agent.core.periods import add_months, period_label
 from exporters.report_model import (
     Availability,
     DailyPoint,
@@ -34,7 +35,6 @@ from exporters.report_model import (
     TrendPoint,
     Utilisation,
 )
-from exporters.report_text import format_period
 
 WIB = ZoneInfo("Asia/Jakarta")
 GIB = 1024**3
@@ -51,8 +51,8 @@ def trend(target: float, values: list[float | None]) -> list[TrendPoint]:
     year, month = 2024, 9
     labels = []
     for _ in values:
-        labels.append(format_period(year, month))
-        year, month = (year - 1, 12) if month == 1 else (year, month - 1)
+        labels.append(period_label(year, month))
+        year, month = add_months(year, month, -1)
     for label, value in zip(reversed(labels), values, strict=True):
         points.append(TrendPoint(label, value, target))
     return points

@@ -23,7 +23,6 @@ from exporters.report_text import (
     capacity_advice,
     format_bytes,
     format_number,
-    format_period,
     human_duration,
     minutes,
     missed_target_causes,
@@ -151,12 +150,6 @@ class TestFormatting:
     def test_bytes_in_binary_units(self) -> None:
         assert format_bytes(512) == "512 B"
         assert format_bytes(1.5 * GIB) == "1,5 GiB"
-
-    @pytest.mark.parametrize(
-        ("month", "label"), [(1, "Jan-2024"), (5, "Mei-2024"), (8, "Agu-2024"), (12, "Des-2024")]
-    )
-    def test_period_labels_use_indonesian_month_abbreviations(self, month: int, label: str) -> None:
-        assert format_period(2024, month) == label
 
 
 class TestDerivedServiceValues:

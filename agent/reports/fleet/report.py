@@ -52,11 +52,11 @@ from agent.core.durations import parse_duration
 from agent.core.errors import ReportError
 from agent.core.model import State
 from agent.core.pedoman import Classification, Group, Impact, priority
-from agent.engine.availability import month_bounds, monthly_series, period_label
+from agent.core.periods import add_months, month_bounds, period_key, period_label
+from agent.engine.availability import monthly_series
 from agent.engine.rpo import max_backup_age, rpo_compliance_pct
 from agent.reports.builder import (
     availability_summary,
-    months_back,
     next_maintenance,
     started_month_bounds,
 )
@@ -139,7 +139,7 @@ def build_fleet_report(
     start, end = started_month_bounds(year, month, zone, now)
     grid = _grid(step)
     hi = min(end, now)
-    trend_start, _ = month_bounds(*months_back(year, month, 11), zone)
+    trend_start, _ = month_bounds(*add_months(year, month, -11), zone)
     began = time.monotonic()
     timelines = TimelineFetcher(client, grid, services).fetch(
         trend_start.timestamp(), hi.timestamp()
@@ -377,7 +377,7 @@ def generate_from_prometheus(
             client, config, year, month, now, step=chosen_step, services=services
         )
     out_dir.mkdir(parents=True, exist_ok=True)
-    stem = f"pantau-fleet-{year:04d}-{month:02d}"
+    stem = f"pantau-fleet-{period_key(year, month)}"
     written = []
     if "csv" in formats:
         written.append(write_csv(data, out_dir / f"{stem}.csv", excel=excel))
