@@ -15,7 +15,11 @@ Counting rules, in order of precedence for every instant of a period:
 5. otherwise the interval's state.
 
 ``availability = (up + degraded) / (up + degraded + down) × 100`` (``None`` without observed
-time) and ``coverage = observed / (counted − maintenance) × 100``.
+time) and ``coverage = observed / (counted − maintenance) × 100``: maintenance is excluded from
+both sides of the ratio. The maintenance rule is said here once — which windows a service has
+(:func:`maintenance_windows`), whether an instant lies in one (:func:`in_maintenance`,
+:func:`shown_state`), and how their time counts (rule 2); the Prometheus recording rules
+(:mod:`exporters.rules`) say the same ratio in PromQL.
 
 Periods are calendar months of :mod:`agent.core.periods`, bounded in the report zone and
 subtracted in UTC. Time is handled internally as integer microseconds since the epoch so long
@@ -30,6 +34,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from agent.config.katalog import ServiceSettings
 from agent.core.model import State, StateInterval, Transition
 from agent.core.periods import DEFAULT_ZONE, month_bounds, previous_months
 
@@ -37,6 +42,22 @@ _US = 1_000_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 OverrideKind = Literal["maintenance", "false_positive"]
+
+
+# ------------------------------------------------------------------------------ maintenance
+def maintenance_windows(settings: ServiceSettings) -> list[tuple[datetime, datetime]]:
+    """The service's configured maintenance windows as aware ``[start, end)``."""
+    return [(w.start, w.end) for w in settings.service.maintenance]
+
+
+def in_maintenance(settings: ServiceSettings, now: datetime) -> bool:
+    """Whether ``now`` lies inside one of the service's maintenance windows."""
+    return any(start <= now < end for start, end in maintenance_windows(settings))
+
+
+def shown_state(settings: ServiceSettings, state: State, now: datetime) -> State:
+    """The state to show at ``now``: maintenance inside a window, whatever the data says."""
+    return State.MAINTENANCE if in_maintenance(settings, now) else state
 
 
 # -------------------------------------------------------------------------------- intervals

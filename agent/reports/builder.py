@@ -21,12 +21,12 @@ from agent.core.periods import add_months, month_bounds, period_key, period_labe
 from agent.engine.availability import (
     PeriodAvailability,
     intervals_from_transitions,
+    maintenance_windows,
     monthly_series,
 )
 from agent.engine.incidents import Gangguan as Ticket
 from agent.engine.incidents import duration, overrides_from_tickets
 from agent.engine.rpo import max_backup_age, rpo_compliance_pct
-from agent.reports.status import maintenance_windows
 from agent.store.database import Store
 from agent.store.records import BACKUP_OK
 from exporters import report_model as rm

@@ -13,21 +13,13 @@ from agent.core.periods import month_bounds, period_label, period_of
 from agent.engine.availability import (
     PeriodAvailability,
     compute_availability,
+    in_maintenance,
     intervals_from_transitions,
+    maintenance_windows,
 )
 from agent.engine.incidents import Gangguan, overrides_from_tickets
 from agent.store.database import Store
 from agent.store.records import IncidentRecord
-
-
-def maintenance_windows(settings: ServiceSettings) -> list[tuple[datetime, datetime]]:
-    """The service's configured maintenance windows as aware datetimes."""
-    return [(w.start, w.end) for w in settings.service.maintenance]
-
-
-def in_maintenance(settings: ServiceSettings, now: datetime) -> bool:
-    """Whether ``now`` lies inside one of the service's maintenance windows."""
-    return any(start <= now < end for start, end in maintenance_windows(settings))
 
 
 def month_to_date(

@@ -16,7 +16,8 @@ from agent.config.models import Config
 from agent.core.clock import Clock
 from agent.core.model import State
 from agent.core.pedoman import Impact
-from agent.reports.status import in_maintenance, status_document
+from agent.engine.availability import shown_state
+from agent.reports.status import status_document
 from agent.runtime.incident_tracker import IncidentTracker
 from agent.runtime.scheduler import Scheduler
 from agent.runtime.service_runner import ServiceRunner
@@ -64,9 +65,7 @@ class AgentViews:
                 http_status_code=result.status_code,
                 tls_expiry_ts=result.tls_expiry.timestamp() if result.tls_expiry else None,
             )
-        state = (
-            State.MAINTENANCE if in_maintenance(runner.settings, now) else runner.current_state(now)
-        )
+        state = shown_state(runner.settings, runner.current_state(now), now)
         confirmed = runner.machine.current
         ticket = self.incidents.open_ticket(runner.id)
         # The outage runs from the episode's first bad round, across restarts (FAULTS 23).
@@ -178,9 +177,7 @@ class AgentViews:
             runner = self.services.get(entry["id"])
             if runner is None or runner.last_round is None:
                 continue
-            state = runner.current_state(now)
-            if in_maintenance(runner.settings, now):
-                state = State.MAINTENANCE
+            state = shown_state(runner.settings, runner.current_state(now), now)
             since = runner.machine.state.since
             entry["state"] = state.value
             entry["since"] = since.isoformat() if since else None

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from agent.config.katalog import all_settings
+from agent.config.katalog import ServiceSettings, all_settings
 from agent.config.loader import parse_config
+from agent.config.models import MaintenanceWindow
 from agent.core.model import Episode, State
 from agent.engine.incidents import Gangguan, IncidentSettings, sync_incidents
 
@@ -61,3 +63,10 @@ def ticket(
     ep = Episode(service, state, start, end, ("timeout",))
     (g,) = sync_incidents([], [ep], SETTINGS, now=now or start + 2 * MIN)
     return g
+
+
+def with_maintenance(*windows: tuple[datetime, datetime, str]) -> ServiceSettings:
+    """The sipd service with these maintenance windows ``(start, end, reason)`` instead."""
+    st = SETTINGS.services["sipd"]
+    found = [MaintenanceWindow(start=a, end=b, reason=why) for a, b, why in windows]
+    return replace(st, service=st.service.model_copy(update={"maintenance": found}))

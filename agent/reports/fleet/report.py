@@ -53,7 +53,7 @@ from agent.core.errors import ReportError
 from agent.core.model import State
 from agent.core.pedoman import Classification, Group, Impact, priority
 from agent.core.periods import add_months, month_bounds, period_key, period_label
-from agent.engine.availability import monthly_series
+from agent.engine.availability import maintenance_windows, monthly_series
 from agent.engine.rpo import max_backup_age, rpo_compliance_pct
 from agent.reports.builder import (
     availability_summary,
@@ -64,7 +64,6 @@ from agent.reports.fleet.client import PromAuth, PromClient, auth_from_env
 from agent.reports.fleet.extras import Latest, backup_times, host_utilisation, latest_by_service
 from agent.reports.fleet.fetch import ServiceTimeline, TimelineFetcher
 from agent.reports.fleet.timeline import Grid, episodes
-from agent.reports.status import maintenance_windows
 from exporters import report_model as rm
 from exporters.csv_report import write_csv
 from exporters.pdf.report import write_pdf
