@@ -11,22 +11,24 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from agent.config.katalog import ServiceSettings, all_settings
 from agent.config.models import Config, Host
 from agent.core.errors import ReportError
-from agent.core.periods import add_months, month_bounds, period_key, period_label
-from agent.engine.availability import (
-    PeriodAvailability,
-    intervals_from_transitions,
-    maintenance_windows,
-    monthly_series,
-)
+from agent.core.periods import month_bounds
+from agent.engine.availability import intervals_from_transitions, maintenance_windows
 from agent.engine.incidents import Gangguan as Ticket
 from agent.engine.incidents import duration, overrides_from_tickets
 from agent.engine.rpo import max_backup_age, rpo_compliance_pct
+from agent.reports.formulir import (
+    month_availability,
+    next_maintenance,
+    report_data,
+    started_month_bounds,
+    trend_start,
+)
 from agent.store.database import Store
 from agent.store.records import BACKUP_OK
 from exporters import report_model as rm
@@ -59,32 +61,7 @@ def build_report(
         out.append(service_report(store, config, st, hosts, year, month, zone, now, host_cache))
         if progress is not None:
             progress(i + 1, len(chosen))
-    rs = config.agent.report
-    return rm.ReportData(
-        organization=rs.organization,
-        period=(year, month),
-        generated_at=now,
-        timezone=config.agent.timezone,
-        services=out,
-        agency=rs.agency,
-        city=rs.city,
-        agent_names=(config.agent.name,),
-        signatory=rm.Signatory(
-            name=rs.signatory_name, title=rs.signatory_title, nip=rs.signatory_id
-        ),
-    )
-
-
-def started_month_bounds(
-    year: int, month: int, zone: ZoneInfo, now: datetime
-) -> tuple[datetime, datetime]:
-    """The month's UTC bounds; a :class:`ReportError` when it has not begun at ``now``."""
-    start, end = month_bounds(year, month, zone)
-    if start > now:
-        raise ReportError(
-            f"periode {period_key(year, month)} belum dimulai (the period is in the future)"
-        )
-    return start, end
+    return report_data(config, year, month, now, out, (config.agent.name,))
 
 
 def has_data(store: Store, config: Config, year: int, month: int, now: datetime) -> bool:
@@ -112,27 +89,26 @@ def service_report(
     host_cache = {} if host_cache is None else host_cache
     svc = st.service
     start, end = month_bounds(year, month, zone)
-    trend_start, _ = month_bounds(*add_months(year, month, -11), zone)
-    tickets = [Ticket.from_json(r.blob) for r in store.incidents(svc.id, trend_start, end)]
+    trend_from = trend_start(year, month, zone)
+    tickets = [Ticket.from_json(r.blob) for r in store.incidents(svc.id, trend_from, end)]
     intervals = intervals_from_transitions(
-        store.transitions(svc.id, trend_start, end),
+        store.transitions(svc.id, trend_from, end),
         last_round_at=store.last_round_at(svc.id),
         stale_after=st.stale_after,
         now=now,
     )
     first_round = store.first_round_at(svc.id)
-    series = monthly_series(
+    availability, trend = month_availability(
         intervals,
         maintenance_windows(st),
         overrides_from_tickets(tickets, now),
         year=year,
         month=month,
+        zone=zone,
         now=now,
         monitored_since=first_round,
-        tz=zone,
-        target_pct=st.availability_target,
+        target=st.availability_target,
     )
-    this = series[(year, month)]
     host_data = None
     if svc.host in hosts:
         # Several services share a host: read its month once (52k buckets a host-month).
@@ -150,16 +126,13 @@ def service_report(
         provider=svc.provider,
         group=svc.group,
         classification=svc.classification,
-        availability=availability_summary(this, st.availability_target),
+        availability=availability,
         technical_manager=svc.technical_manager,
         url=svc.url,
         contact=svc.contact,
         support_hours=svc.support_hours,
         monitored_since=first_round if first_round is not None and first_round > start else None,
-        trend=[
-            rm.TrendPoint(period_label(y, m), pa.availability_pct, st.availability_target)
-            for (y, m), pa in series.items()
-        ],
+        trend=trend,
         utilisation=host_data[0] if host_data else None,
         filesystems=host_data[1] if host_data else (),
         drp=_drp(store, st, start, end, now, first_round, zone),
@@ -178,19 +151,6 @@ def service_report(
             for t in month_tickets
             if t.reclassification is not None
         ],
-    )
-
-
-def availability_summary(pa: PeriodAvailability, target: float) -> rm.Availability:
-    """The engine's period result as the report model's availability block."""
-    return rm.Availability(
-        target_pct=target,
-        realised_pct=pa.availability_pct,
-        down=timedelta(seconds=pa.down_seconds),
-        degraded=timedelta(seconds=pa.degraded_seconds),
-        maintenance=timedelta(seconds=pa.maintenance_seconds),
-        unknown=timedelta(seconds=pa.unknown_seconds),
-        coverage_pct=pa.coverage_pct if pa.coverage_pct is not None else 0.0,
     )
 
 
@@ -313,15 +273,3 @@ def _drp(
         last_drill=last_drill,
         document=svc.drp.document if svc.drp else "",
     )
-
-
-def next_maintenance(
-    st: ServiceSettings, year: int, month: int, zone: ZoneInfo
-) -> list[rm.PlannedMaintenance]:
-    """The katalog's maintenance windows that fall in the month after ``year-month``."""
-    start, end = month_bounds(*add_months(year, month, 1), zone)
-    return [
-        rm.PlannedMaintenance(w.start, w.end, w.reason)
-        for w in st.service.maintenance
-        if w.start < end and w.end > start
-    ]

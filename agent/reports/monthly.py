@@ -28,6 +28,7 @@ from agent.core.clock import Clock
 from agent.core.errors import ReportError
 from agent.core.periods import add_months, period_key, period_label, period_of
 from agent.reports.builder import build_report, has_data
+from agent.reports.formulir import no_data, write_report
 from agent.store.database import Store
 
 log = logging.getLogger("pantau.report")
@@ -50,23 +51,15 @@ def generate(
 ) -> list[Path]:
     """Build and write one month's report; return the files written."""
     if not has_data(store, config, year, month, now):
-        raise ReportError(
-            f"tidak ada data untuk periode {period_label(year, month)}: no service was monitored "
-            "before the end of that month (is this the right data_dir?)"
+        raise no_data(
+            year,
+            month,
+            "no service was monitored before the end of that month (is this the right data_dir?)",
         )
-    # Imported here: reportlab costs ~8 MB of RSS the agent needs only once a month.
-    from exporters.csv_report import write_csv
-    from exporters.pdf.report import write_pdf
-
     data = build_report(store, config, year, month, now, services=services)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    stem = f"pantau-{config.agent.name}-{period_key(year, month)}"
-    written = []
-    if "csv" in formats:
-        written.append(write_csv(data, out_dir / f"{stem}.csv", excel=excel))
-    if "pdf" in formats:
-        written.append(write_pdf(data, out_dir / f"{stem}.pdf", progress=progress))
-    return written
+    return write_report(
+        data, out_dir, config.agent.name, formats=formats, excel=excel, progress=progress
+    )
 
 
 def send_mail(rs: ReportSettings, subject: str, body: str, files: Sequence[Path]) -> None:

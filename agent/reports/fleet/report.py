@@ -6,11 +6,11 @@ fills the same :class:`exporters.report_model.ReportData` as the local report, t
 same pure engines, so the numbers agree with each agent's own report within the resolution of
 the query grid::
 
-    PromClient (prom_client)      HTTP, auth, chunking, error messages
-     └─ TimelineFetcher (prom_fetch)   per-block aggregates, point queries where needed
-         └─ prom_timeline          points → StateInterval, Mayor start, episodes
-    prom_extras                    labels, objectives, host utilisation, backups
-    build_fleet_report             → agent.engine.availability.monthly_series, agent.engine.rpo, ReportData
+    PromClient (fleet.client)      HTTP, auth, chunking, error messages
+     └─ TimelineFetcher (fleet.fetch)   per-block aggregates, point queries where needed
+         └─ fleet.timeline          points → StateInterval, Mayor start, episodes
+    fleet.extras                    labels, objectives, host utilisation, backups
+    build_fleet_report              → agent.reports.formulir, agent.engine.rpo, ReportData
 
 Which services: every service with samples in the month — of all agents, not only those in
 the local configuration — plus the services of the local katalog. For a service in the local
@@ -52,21 +52,23 @@ from agent.core.durations import parse_duration
 from agent.core.errors import ReportError
 from agent.core.model import State
 from agent.core.pedoman import Classification, Group, Impact, priority
-from agent.core.periods import add_months, month_bounds, period_key, period_label
-from agent.engine.availability import maintenance_windows, monthly_series
+from agent.core.periods import month_bounds
+from agent.engine.availability import maintenance_windows
 from agent.engine.rpo import max_backup_age, rpo_compliance_pct
-from agent.reports.builder import (
-    availability_summary,
-    next_maintenance,
-    started_month_bounds,
-)
 from agent.reports.fleet.client import PromAuth, PromClient, auth_from_env
 from agent.reports.fleet.extras import Latest, backup_times, host_utilisation, latest_by_service
 from agent.reports.fleet.fetch import ServiceTimeline, TimelineFetcher
 from agent.reports.fleet.timeline import Grid, episodes
+from agent.reports.formulir import (
+    month_availability,
+    next_maintenance,
+    no_data,
+    report_data,
+    started_month_bounds,
+    trend_start,
+    write_report,
+)
 from exporters import report_model as rm
-from exporters.csv_report import write_csv
-from exporters.pdf.report import write_pdf
 from exporters.report_text import missed_target_causes
 
 log = logging.getLogger("pantau.report")
@@ -138,10 +140,9 @@ def build_fleet_report(
     start, end = started_month_bounds(year, month, zone, now)
     grid = _grid(step)
     hi = min(end, now)
-    trend_start, _ = month_bounds(*add_months(year, month, -11), zone)
     began = time.monotonic()
     timelines = TimelineFetcher(client, grid, services).fetch(
-        trend_start.timestamp(), hi.timestamp()
+        trend_start(year, month, zone).timestamp(), hi.timestamp()
     )
     seen = {
         sid
@@ -158,10 +159,12 @@ def build_fleet_report(
             f"unknown service(s): {', '.join(unknown)} (not in Prometheus or katalog)"
         )
     if not seen:
-        raise ReportError(
-            f"tidak ada data untuk periode {period_label(year, month)}: {client.shown_url} has no "
-            f"pantau_service_state samples between {start.isoformat()} and {hi.isoformat()} "
-            "(does it scrape the pantau agents? is its retention long enough?)"
+        raise no_data(
+            year,
+            month,
+            f"{client.shown_url} has no pantau_service_state samples between "
+            f"{start.isoformat()} and {hi.isoformat()} "
+            "(does it scrape the pantau agents? is its retention long enough?)",
         )
     chosen = list(services) or [*settings, *sorted(seen - set(settings))]
     fleet = _Fleet(client, list(services), start.timestamp(), hi.timestamp(), zone)
@@ -183,20 +186,7 @@ def build_fleet_report(
             for a in timelines[sid].agents
         }
     )
-    rs = config.agent.report
-    return rm.ReportData(
-        organization=rs.organization,
-        period=(year, month),
-        generated_at=now,
-        timezone=config.agent.timezone,
-        services=out,
-        agency=rs.agency,
-        city=rs.city,
-        agent_names=agents,
-        signatory=rm.Signatory(
-            name=rs.signatory_name, title=rs.signatory_title, nip=rs.signatory_id
-        ),
-    )
+    return report_data(config, year, month, now, out, agents)
 
 
 def _labels(
@@ -236,18 +226,17 @@ def _service(
     start, end = month_bounds(year, month, zone)
     intervals = tl.intervals if tl else []
     since = _ts(tl.first_seen) if tl and tl.first_seen is not None else None
-    series = monthly_series(
+    availability, trend = month_availability(
         intervals,
         maintenance_windows(st) if st else [],
         [],
         year=year,
         month=month,
+        zone=zone,
         now=now,
         monitored_since=since,
-        tz=zone,
-        target_pct=target,
+        target=target,
     )
-    this = series[(year, month)]
     month_eps = [
         e for e in episodes(sid, intervals) if e.start < end and (e.end is None or e.end > start)
     ]
@@ -272,16 +261,13 @@ def _service(
         provider=provider,
         group=group,
         classification=cls,
-        availability=availability_summary(this, target),
+        availability=availability,
         technical_manager=svc.technical_manager if svc else "",
         url=svc.url if svc else "",
         contact=svc.contact if svc else "",
         support_hours=svc.support_hours if svc else "",
         monitored_since=since if since is not None and since > start else None,
-        trend=[
-            rm.TrendPoint(period_label(y, m), pa.availability_pct, target)
-            for (y, m), pa in series.items()
-        ],
+        trend=trend,
         utilisation=_utilisation(sid, st, tl, fleet, config),
         drp=_drp(sid, st, fleet, start, end, now, since, zone),
         gangguan=gangguan,
@@ -375,11 +361,4 @@ def generate_from_prometheus(
         data = build_fleet_report(
             client, config, year, month, now, step=chosen_step, services=services
         )
-    out_dir.mkdir(parents=True, exist_ok=True)
-    stem = f"pantau-fleet-{period_key(year, month)}"
-    written = []
-    if "csv" in formats:
-        written.append(write_csv(data, out_dir / f"{stem}.csv", excel=excel))
-    if "pdf" in formats:
-        written.append(write_pdf(data, out_dir / f"{stem}.pdf", progress=progress))
-    return written
+    return write_report(data, out_dir, "fleet", formats=formats, excel=excel, progress=progress)
