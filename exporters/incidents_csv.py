@@ -18,11 +18,12 @@ import csv
 import os
 import tempfile
 from collections.abc import Iterator, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from agent.config.models import WorkingHours
+from agent.core.durations import format_duration_words
 from agent.core.errors import ReportError
 from agent.core.pedoman import Impact
 from agent.engine.availability import month_bounds
@@ -60,17 +61,6 @@ def format_local(ts: datetime | None, tz: ZoneInfo) -> str:
     return f"{local:%Y-%m-%d %H:%M:%S} {local.tzname()}"
 
 
-def format_duration_id(td: timedelta) -> str:
-    """A duration in words: ``2 hari 3 jam``, ``1 jam 30 menit``, ``45 detik``."""
-    secs = int(td.total_seconds())
-    parts = []
-    for size, unit in ((86_400, "hari"), (3_600, "jam"), (60, "menit"), (1, "detik")):
-        if secs >= size:
-            parts.append(f"{secs // size} {unit}")
-            secs %= size
-    return " ".join(parts) or "0 detik"
-
-
 def form_fields(g: Gangguan, tz: ZoneInfo) -> dict[str, str]:
     """The 16 Formulir fields of a ticket as text, keyed by their Indonesian names."""
     what = "Layanan tidak dapat diakses" if g.impact is Impact.MAJOR else "Layanan terganggu"
@@ -90,7 +80,7 @@ def form_fields(g: Gangguan, tz: ZoneInfo) -> dict[str, str]:
         g.impact.label,
         str(g.urgency),
         f"P{g.priority}",
-        format_duration_id(g.response_target),
+        format_duration_words(g.response_target, exact=True),
         g.technical_manager,
         g.status.value,
         format_local(g.closed_at or g.end, tz),
@@ -136,7 +126,7 @@ def rows(
             *(text(v) for v in form_fields(g, tz).values()),
             text(g.cause),
             text(notes),
-            "" if rt is None else format_duration_id(rt),
+            "" if rt is None else format_duration_words(rt, exact=True),
             _yes_no(response_met(g, working_hours, tz, now)),
             text(reclass),
             format_local(g.start, tz),

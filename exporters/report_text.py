@@ -1,6 +1,6 @@
 """Indonesian text of the report, shared by the model, the CSV and the PDF.
 
-Number, duration and period formatting, the causes of a missed target and capacity advice.
+Number, minute/hour and period formatting, the causes of a missed target and capacity advice.
 Pure functions, no I/O. Numbers are rounded in decimal (``0.125`` → ``0.13``, not ``0.12`` as
 binary floats would give); Indonesian prose uses ``,`` for decimals and ``.`` for thousands.
 """
@@ -12,6 +12,7 @@ from datetime import timedelta
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING
 
+from agent.core.durations import format_duration_words
 from agent.core.errors import ReportError
 
 if TYPE_CHECKING:  # the model imports this module: no runtime cycle
@@ -72,21 +73,6 @@ def hours(td: timedelta) -> float:
     return td.total_seconds() / 3600.0
 
 
-def human_duration(td: timedelta) -> str:
-    """``'2 jam 5 menit'``, ``'3 hari 4 jam'``, ``'15 detik'`` (rounded down to the unit)."""
-    seconds = int(td.total_seconds())
-    if seconds < 60:
-        return f"{max(seconds, 0)} detik"
-    days, rest = divmod(seconds, 86_400)
-    hrs, rest = divmod(rest, 3600)
-    mins = rest // 60
-    if days:
-        return f"{days} hari {hrs} jam" if hrs else f"{days} hari"
-    if hrs:
-        return f"{hrs} jam {mins} menit" if mins else f"{hrs} jam"
-    return f"{mins} menit"
-
-
 def num_id(value: float, places: int) -> str:
     """Indonesian decimal text: ``1440.5`` → ``'1.440,50'`` with 2 places."""
     return format_number(value, places, decimal_mark=",", group=".")
@@ -124,7 +110,9 @@ def missed_target_causes(s: ServiceReport) -> list[str]:
         count, total = totals.get(cause, (0, timedelta(0)))
         totals[cause] = (count + 1, total + g.duration)
     ranked = sorted(totals.items(), key=lambda kv: (-kv[1][1], kv[0]))
-    return [f"{cause} ({count}×, {human_duration(total)})" for cause, (count, total) in ranked]
+    return [
+        f"{cause} ({count}×, {format_duration_words(total)})" for cause, (count, total) in ranked
+    ]
 
 
 def capacity_advice(s: ServiceReport) -> list[str]:

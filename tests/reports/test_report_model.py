@@ -24,7 +24,6 @@ from exporters.report_text import (
     format_bytes,
     format_number,
     format_period,
-    human_duration,
     minutes,
     missed_target_causes,
 )
@@ -133,20 +132,6 @@ class TestFormatting:
 
     def test_fifteen_seconds_is_a_quarter_minute(self) -> None:
         assert minutes(timedelta(seconds=15)) == 0.25
-
-    @pytest.mark.parametrize(
-        ("seconds", "text"),
-        [
-            (15, "15 detik"),
-            (60, "1 menit"),
-            (21 * 60 + 36, "21 menit"),
-            (3600 + 5 * 60, "1 jam 5 menit"),
-            (7200, "2 jam"),
-            (3 * 86400 + 4 * 3600, "3 hari 4 jam"),
-        ],
-    )
-    def test_human_duration(self, seconds: int, text: str) -> None:
-        assert human_duration(timedelta(seconds=seconds)) == text
 
     def test_bytes_in_binary_units(self) -> None:
         assert format_bytes(512) == "512 B"
