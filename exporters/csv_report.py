@@ -20,14 +20,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from agent.core.errors import ReportError
+from exporters.advice import capacity_advice, missed_target_causes
 from exporters.report_model import ReportData, ServiceReport
-from exporters.report_text import (
-    capacity_advice,
-    format_number,
-    hours,
-    minutes,
-    missed_target_causes,
-)
+from exporters.report_text import format_number, hours, minutes
 
 #: SPEC §8 — public interface: scripts and spreadsheets depend on these names and this order.
 COLUMNS: tuple[str, ...] = (

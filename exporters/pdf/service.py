@@ -11,6 +11,7 @@ from reportlab.lib.units import mm
 from reportlab.platypus import Flowable, KeepTogether, Spacer, Table, TableStyle
 
 from agent.core.durations import format_duration_words
+from exporters.advice import capacity_advice, missed_target_causes
 from exporters.pdf.charts import TrendChart
 from exporters.pdf.style import (
     EMPTY,
@@ -39,11 +40,7 @@ from exporters.pdf.tables import (
 )
 from exporters.pdf.utilisation import next_period, utilisation
 from exporters.report_model import ReportData, ServiceReport
-from exporters.report_text import (
-    capacity_advice,
-    format_period,
-    missed_target_causes,
-)
+from exporters.report_text import format_period
 
 #: Incident status words (engine vocabulary) shown in Indonesian.
 STATUS_LABEL = {

@@ -2,7 +2,7 @@
 
 Average and p95 per resource, daily charts over the month, and one row per filesystem with
 its growth and the day it would be full at that growth (capacity advice itself is prose in
-:mod:`exporters.report_text`).
+:mod:`exporters.advice`).
 """
 
 from __future__ import annotations
@@ -12,11 +12,12 @@ from datetime import date, timedelta
 from reportlab.lib.units import mm
 from reportlab.platypus import Flowable, Spacer, Table
 
+from exporters.advice import FULL_HORIZON_DAYS
 from exporters.pdf.charts import DailyChart, Series
 from exporters.pdf.style import BLUE, EMPTY, GREEN, NOT_APPLICABLE, date_short, num, para, pct
 from exporters.pdf.tables import Cell, colored_cell, grid_table, section_title, side_by_side
 from exporters.report_model import Metric, ReportData, ServiceReport
-from exporters.report_text import FULL_HORIZON_DAYS, format_bytes
+from exporters.report_text import format_bytes
 
 
 def next_period(year: int, month: int) -> tuple[int, int]:

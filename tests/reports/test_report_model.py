@@ -9,6 +9,7 @@ import pytest
 
 from agent.core.errors import ReportError
 from agent.core.pedoman import Classification, Impact
+from exporters.advice import capacity_advice, missed_target_causes
 from exporters.report_model import (
     Availability,
     Drill,
@@ -19,14 +20,7 @@ from exporters.report_model import (
     Utilisation,
     days_until_full,
 )
-from exporters.report_text import (
-    capacity_advice,
-    format_bytes,
-    format_number,
-    format_period,
-    minutes,
-    missed_target_causes,
-)
+from exporters.report_text import format_bytes, format_number, format_period, minutes
 from tests.reports.sample import GIB, aduan, portal, sample_report, sipd, wib
 
 

@@ -66,9 +66,9 @@ from agent.reports.fleet.fetch import ServiceTimeline, TimelineFetcher
 from agent.reports.fleet.timeline import Grid, episodes
 from agent.reports.status import maintenance_windows
 from exporters import report_model as rm
+from exporters.advice import missed_target_causes
 from exporters.csv_report import write_csv
 from exporters.pdf.report import write_pdf
-from exporters.report_text import missed_target_causes
 
 log = logging.getLogger("pantau.report")
 
