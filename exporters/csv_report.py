@@ -2,25 +2,20 @@
 
 Numbers: percentages with 3 decimals (availability floored, see
 :func:`exporters.report_model.format_number`), minutes and hours with 2, Mbps with 1; an empty
-cell where a value does not apply (no RPO, no host, no data). ``excel=True`` writes the dialect
-Excel expects in an Indonesian locale: UTF-8 with BOM, ``;`` between cells, decimal comma,
-CRLF line ends. The plain file is UTF-8 without BOM, ``,`` and ``.``, LF line ends.
-
-The file is written to a temporary name and renamed, so a reader never sees half a report.
+cell where a value does not apply (no RPO, no host, no data). ``excel=True`` writes the
+Indonesian Excel dialect of :mod:`exporters.csvio`; the file is written atomically.
 """
 
 from __future__ import annotations
 
-import csv
 import os
-import tempfile
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from agent.core.errors import ReportError
 from exporters.advice import capacity_advice, missed_target_causes
+from exporters.csvio import Dialect, dialect, write_rows, yes_no
 from exporters.report_model import ReportData, ServiceReport
 from exporters.report_text import format_number, hours, minutes
 
@@ -62,27 +57,20 @@ COLUMNS: tuple[str, ...] = (
 #: Joins the items of a list cell (causes, plans).
 LIST_SEPARATOR = "; "
 
-# A text cell starting with one of these is run as a formula by spreadsheet programs
-# (CSV injection); an operator's free-text cause must stay text.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
 
 class _Cells:
     """Formats one row's values in the chosen dialect."""
 
-    def __init__(self, decimal_mark: str, excel: bool) -> None:
-        self.decimal_mark = decimal_mark
-        self.excel = excel
+    def __init__(self, d: Dialect) -> None:
+        self.d = d
 
     def num(self, value: float | None, places: int, *, floor: bool = False) -> str:
         if value is None:
             return ""
-        return format_number(value, places, decimal_mark=self.decimal_mark, floor=floor)
+        return format_number(value, places, decimal_mark=self.d.decimal_mark, floor=floor)
 
     def text(self, value: str) -> str:
-        if self.excel and value.startswith(_FORMULA_START):
-            return "'" + value
-        return value
+        return self.d.text(value)
 
 
 def maintenance_text(start: datetime, end: datetime, reason: str, zone: ZoneInfo) -> str:
@@ -109,7 +97,7 @@ def _row(report: ReportData, s: ServiceReport, cells: _Cells) -> list[str]:
         s.classification.value,
         cells.num(a.target_pct, 3),
         cells.num(a.realised_pct, 3, floor=True),
-        "" if met is None else ("ya" if met else "tidak"),
+        yes_no(met),
         cells.num(minutes(a.down), 2),
         cells.num(minutes(a.degraded), 2),
         cells.num(minutes(a.maintenance), 2),
@@ -137,7 +125,7 @@ def _row(report: ReportData, s: ServiceReport, cells: _Cells) -> list[str]:
 
 def rows(report: ReportData, *, excel: bool = False) -> Iterator[list[str]]:
     """The header and one row per service, as text cells (what :func:`write_csv` writes)."""
-    cells = _Cells("," if excel else ".", excel)
+    cells = _Cells(dialect(excel))
     yield list(COLUMNS)
     for service in report.services:
         yield _row(report, service, cells)
@@ -148,24 +136,10 @@ def write_csv(report: ReportData, path: str | os.PathLike[str], excel: bool = Fa
 
     Raises :class:`~agent.core.errors.ReportError` when the file cannot be written.
     """
-    target = Path(path)
-    encoding, delimiter, newline = ("utf-8-sig", ";", "\r\n") if excel else ("utf-8", ",", "\n")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or Path("."))
-    except OSError as exc:
-        raise ReportError(
-            f"cannot write CSV report {target}: {exc.strerror} (check the --out directory)"
-        ) from exc
-    try:
-        with open(fd, "w", encoding=encoding, newline="") as fh:
-            writer = csv.writer(fh, delimiter=delimiter, lineterminator=newline)
-            writer.writerows(rows(report, excel=excel))
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise ReportError(f"cannot write CSV report {target}: {exc.strerror}") from exc
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+    return write_rows(
+        path,
+        rows(report, excel=excel),
+        dialect(excel),
+        what="CSV report",
+        hint="check the --out directory",
+    )
