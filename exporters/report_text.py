@@ -69,9 +69,9 @@ def hours(td: timedelta) -> float:
     return td.total_seconds() / 3600.0
 
 
-def num_id(value: float, places: int) -> str:
+def num_id(value: float, places: int, *, floor: bool = False) -> str:
     """Indonesian decimal text: ``1440.5`` → ``'1.440,50'`` with 2 places."""
-    return format_number(value, places, decimal_mark=",", group=".")
+    return format_number(value, places, decimal_mark=",", group=".", floor=floor)
 
 
 def format_bytes(value: float) -> str:

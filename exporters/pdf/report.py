@@ -103,18 +103,20 @@ class _NumberedCanvas(canvas.Canvas):  # type: ignore[misc]
                 self.setFont(FONT, 7)
                 self.setFillColor(GREY)
                 self.drawString(left, top - 9, _fit(self.pantau_section, FONT, 7, right - left))
-            self.setStrokeColor(GRID)
-            self.setLineWidth(0.5)
-            self.line(left, top - 12, right, top - 12)
+            self._rule(left, right, top - 12)
         bottom = PAGE_MARGIN - 16
-        self.setStrokeColor(GRID)
-        self.setLineWidth(0.5)
-        self.line(left, bottom + 9, right, bottom + 9)
+        self._rule(left, right, bottom + 9)
         self.setFont(FONT, 7)
         self.setFillColor(GREY)
         self.drawString(left, bottom, f"Dibuat {datetime_text(r.generated_at, r.zone)} · pantau")
         self.drawRightString(right, bottom, f"Halaman {number} dari {total}")
         self.restoreState()
+
+    def _rule(self, left: float, right: float, y: float) -> None:
+        """The hairline under the running header and above the footer."""
+        self.setStrokeColor(GRID)
+        self.setLineWidth(0.5)
+        self.line(left, y, right, y)
 
 
 def _fit(text: str, font: str, size: float, width: float) -> str:
