@@ -1,93 +1,54 @@
 """The monthly report as CSV: one row per service, the columns of SPEC §8 in that order.
 
-Numbers: percentages with 3 decimals (availability floored, see
-:func:`exporters.report_model.format_number`), minutes and hours with 2, Mbps with 1; an empty
-cell where a value does not apply (no RPO, no host, no data). ``excel=True`` writes the dialect
-Excel expects in an Indonesian locale: UTF-8 with BOM, ``;`` between cells, decimal comma,
-CRLF line ends. The plain file is UTF-8 without BOM, ``,`` and ``.``, LF line ends.
+The file is one table, :data:`COLUMNS`: each :class:`Column` pairs a header with the function
+that fills its cell from the service's :class:`~exporters.report_model.ServiceReport`, so the
+header and every row come from the same entry and adding a column is adding one entry.
 
-The file is written to a temporary name and renamed, so a reader never sees half a report.
+Numbers: percentages with 3 decimals (availability floored, see
+:func:`exporters.report_text.format_number`), minutes and hours with 2, Mbps with 1; an empty
+cell where a value does not apply (no RPO, no host, no data). ``excel=True`` writes the
+Indonesian Excel dialect of :mod:`exporters.csvio`; the file is written atomically.
 """
 
 from __future__ import annotations
 
-import csv
 import os
-import tempfile
-from collections.abc import Iterator
-from datetime import datetime
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo
 
-from agent.core.errors import ReportError
-from exporters.report_model import ReportData, ServiceReport
-from exporters.report_text import (
-    capacity_advice,
-    format_number,
-    hours,
-    minutes,
-    missed_target_causes,
-)
-
-#: SPEC §8 — public interface: scripts and spreadsheets depend on these names and this order.
-COLUMNS: tuple[str, ...] = (
-    "service_id",
-    "nama_layanan",
-    "periode",
-    "penyedia_layanan",
-    "kelompok",
-    "klasifikasi",
-    "target_ketersediaan_pct",
-    "realisasi_ketersediaan_pct",
-    "tercapai",
-    "downtime_menit",
-    "degradasi_menit",
-    "pemeliharaan_menit",
-    "tanpa_data_menit",
-    "cakupan_data_pct",
-    "jumlah_gangguan",
-    "cpu_rata_pct",
-    "cpu_p95_pct",
-    "ram_rata_pct",
-    "ram_p95_pct",
-    "storage_pct",
-    "bandwidth_rata_mbps",
-    "bandwidth_p95_mbps",
-    "rpo_jam",
-    "umur_backup_maks_jam",
-    "kepatuhan_rpo_pct",
-    "rto_jam",
-    "pemulihan_terlama_menit",
-    "gangguan_melebihi_rto",
-    "penyebab",
-    "rencana_pemeliharaan",
-    "rencana_peningkatan_kapasitas",
-)
+from exporters.advice import capacity_advice, missed_target_causes
+from exporters.csvio import Dialect, dialect, write_rows, yes_no
+from exporters.report_model import Metric, ReportData, ServiceReport
+from exporters.report_text import format_number, hours, minutes
 
 #: Joins the items of a list cell (causes, plans).
 LIST_SEPARATOR = "; "
 
-# A text cell starting with one of these is run as a formula by spreadsheet programs
-# (CSV injection); an operator's free-text cause must stay text.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+@dataclass(frozen=True, slots=True)
+class Num:
+    """A number cell: ``places`` decimals in the dialect's decimal mark, empty for ``None``."""
+
+    value: float | None
+    places: int
+    floor: bool = False
 
 
-class _Cells:
-    """Formats one row's values in the chosen dialect."""
+#: What a column's function gives: text (guarded against formulas in the Excel dialect) or a
+#: number (formatted in the dialect).
+Cell = str | Num
 
-    def __init__(self, decimal_mark: str, excel: bool) -> None:
-        self.decimal_mark = decimal_mark
-        self.excel = excel
 
-    def num(self, value: float | None, places: int, *, floor: bool = False) -> str:
-        if value is None:
-            return ""
-        return format_number(value, places, decimal_mark=self.decimal_mark, floor=floor)
+@dataclass(frozen=True, slots=True)
+class Column:
+    """One CSV column: its header and the function that fills its cell for a service."""
 
-    def text(self, value: str) -> str:
-        if self.excel and value.startswith(_FORMULA_START):
-            return "'" + value
-        return value
+    name: str
+    cell: Callable[[ReportData, ServiceReport], Cell]
 
 
 def maintenance_text(start: datetime, end: datetime, reason: str, zone: ZoneInfo) -> str:
@@ -97,55 +58,89 @@ def maintenance_text(start: datetime, end: datetime, reason: str, zone: ZoneInfo
     return f"{text}: {reason}" if reason else text
 
 
-def _row(report: ReportData, s: ServiceReport, cells: _Cells) -> list[str]:
-    a, u, d = s.availability, s.utilisation, s.drp
-    cpu = u.cpu if u else None
-    ram = u.ram if u else None
-    bw = u.bandwidth if u else None
-    met = a.met
-    plans = [maintenance_text(m.start, m.end, m.reason, report.zone) for m in s.planned_maintenance]
-    capacity = [*s.capacity_plan, *(f"Saran: {x.rstrip('.')}" for x in capacity_advice(s))]
-    return [
-        cells.text(s.id),
-        cells.text(s.name),
-        report.period_label,
-        cells.text(s.provider),
-        s.group.value,
-        s.classification.value,
-        cells.num(a.target_pct, 3),
-        cells.num(a.realised_pct, 3, floor=True),
-        "" if met is None else ("ya" if met else "tidak"),
-        cells.num(minutes(a.down), 2),
-        cells.num(minutes(a.degraded), 2),
-        cells.num(minutes(a.maintenance), 2),
-        cells.num(minutes(a.unknown), 2),
-        cells.num(a.coverage_pct, 3),
-        str(s.incident_count),
-        cells.num(cpu.avg if cpu else None, 3),
-        cells.num(cpu.p95 if cpu else None, 3),
-        cells.num(ram.avg if ram else None, 3),
-        cells.num(ram.p95 if ram else None, 3),
-        cells.num(s.storage_pct, 3),
-        cells.num(bw.avg if bw else None, 1),
-        cells.num(bw.p95 if bw else None, 1),
-        cells.num(hours(d.rpo) if d.rpo is not None else None, 2),
-        cells.num(hours(d.max_backup_age) if d.max_backup_age is not None else None, 2),
-        cells.num(d.rpo_compliance_pct if d.rpo is not None else None, 3),
-        cells.num(hours(d.rto) if d.rto is not None else None, 2),
-        cells.num(minutes(s.longest_recovery), 2),
-        "" if s.over_rto is None else str(s.over_rto),
-        cells.text(LIST_SEPARATOR.join(missed_target_causes(s))),
-        cells.text(LIST_SEPARATOR.join(plans)),
-        cells.text(LIST_SEPARATOR.join(capacity)),
-    ]
+def _metric(s: ServiceReport, kind: Literal["cpu", "ram", "bandwidth"]) -> Metric | None:
+    u = s.utilisation
+    return None if u is None else {"cpu": u.cpu, "ram": u.ram, "bandwidth": u.bandwidth}[kind]
+
+
+def _avg(m: Metric | None) -> float | None:
+    return None if m is None else m.avg
+
+
+def _p95(m: Metric | None) -> float | None:
+    return None if m is None else m.p95
+
+
+def _hours(td: timedelta | None) -> float | None:
+    return None if td is None else hours(td)
+
+
+def _plans(r: ReportData, s: ServiceReport) -> str:
+    return LIST_SEPARATOR.join(
+        maintenance_text(m.start, m.end, m.reason, r.zone) for m in s.planned_maintenance
+    )
+
+
+def _capacity(s: ServiceReport) -> str:
+    advice = (f"Saran: {x.rstrip('.')}" for x in capacity_advice(s))
+    return LIST_SEPARATOR.join([*s.capacity_plan, *advice])
+
+
+#: SPEC §8 — public interface: scripts and spreadsheets depend on these names and this order.
+COLUMNS: tuple[Column, ...] = (
+    Column("service_id", lambda r, s: s.id),
+    Column("nama_layanan", lambda r, s: s.name),
+    Column("periode", lambda r, s: r.period_label),
+    Column("penyedia_layanan", lambda r, s: s.provider),
+    Column("kelompok", lambda r, s: s.group.value),
+    Column("klasifikasi", lambda r, s: s.classification.value),
+    Column("target_ketersediaan_pct", lambda r, s: Num(s.availability.target_pct, 3)),
+    Column(
+        "realisasi_ketersediaan_pct", lambda r, s: Num(s.availability.realised_pct, 3, floor=True)
+    ),
+    Column("tercapai", lambda r, s: yes_no(s.availability.met)),
+    Column("downtime_menit", lambda r, s: Num(minutes(s.availability.down), 2)),
+    Column("degradasi_menit", lambda r, s: Num(minutes(s.availability.degraded), 2)),
+    Column("pemeliharaan_menit", lambda r, s: Num(minutes(s.availability.maintenance), 2)),
+    Column("tanpa_data_menit", lambda r, s: Num(minutes(s.availability.unknown), 2)),
+    Column("cakupan_data_pct", lambda r, s: Num(s.availability.coverage_pct, 3)),
+    Column("jumlah_gangguan", lambda r, s: str(s.incident_count)),
+    Column("cpu_rata_pct", lambda r, s: Num(_avg(_metric(s, "cpu")), 3)),
+    Column("cpu_p95_pct", lambda r, s: Num(_p95(_metric(s, "cpu")), 3)),
+    Column("ram_rata_pct", lambda r, s: Num(_avg(_metric(s, "ram")), 3)),
+    Column("ram_p95_pct", lambda r, s: Num(_p95(_metric(s, "ram")), 3)),
+    Column("storage_pct", lambda r, s: Num(s.storage_pct, 3)),
+    Column("bandwidth_rata_mbps", lambda r, s: Num(_avg(_metric(s, "bandwidth")), 1)),
+    Column("bandwidth_p95_mbps", lambda r, s: Num(_p95(_metric(s, "bandwidth")), 1)),
+    Column("rpo_jam", lambda r, s: Num(_hours(s.drp.rpo), 2)),
+    Column("umur_backup_maks_jam", lambda r, s: Num(_hours(s.drp.max_backup_age), 2)),
+    Column(
+        "kepatuhan_rpo_pct",
+        lambda r, s: Num(None if s.drp.rpo is None else s.drp.rpo_compliance_pct, 3),
+    ),
+    Column("rto_jam", lambda r, s: Num(_hours(s.drp.rto), 2)),
+    Column("pemulihan_terlama_menit", lambda r, s: Num(minutes(s.longest_recovery), 2)),
+    Column("gangguan_melebihi_rto", lambda r, s: "" if s.over_rto is None else str(s.over_rto)),
+    Column("penyebab", lambda r, s: LIST_SEPARATOR.join(missed_target_causes(s))),
+    Column("rencana_pemeliharaan", _plans),
+    Column("rencana_peningkatan_kapasitas", lambda r, s: _capacity(s)),
+)
+
+
+def _text(cell: Cell, d: Dialect) -> str:
+    if isinstance(cell, Num):
+        if cell.value is None:
+            return ""
+        return format_number(cell.value, cell.places, decimal_mark=d.decimal_mark, floor=cell.floor)
+    return d.text(cell)
 
 
 def rows(report: ReportData, *, excel: bool = False) -> Iterator[list[str]]:
     """The header and one row per service, as text cells (what :func:`write_csv` writes)."""
-    cells = _Cells("," if excel else ".", excel)
-    yield list(COLUMNS)
-    for service in report.services:
-        yield _row(report, service, cells)
+    d = dialect(excel)
+    yield [c.name for c in COLUMNS]
+    for s in report.services:
+        yield [_text(c.cell(report, s), d) for c in COLUMNS]
 
 
 def write_csv(report: ReportData, path: str | os.PathLike[str], excel: bool = False) -> Path:
@@ -153,24 +148,10 @@ def write_csv(report: ReportData, path: str | os.PathLike[str], excel: bool = Fa
 
     Raises :class:`~agent.core.errors.ReportError` when the file cannot be written.
     """
-    target = Path(path)
-    encoding, delimiter, newline = ("utf-8-sig", ";", "\r\n") if excel else ("utf-8", ",", "\n")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or Path("."))
-    except OSError as exc:
-        raise ReportError(
-            f"cannot write CSV report {target}: {exc.strerror} (check the --out directory)"
-        ) from exc
-    try:
-        with open(fd, "w", encoding=encoding, newline="") as fh:
-            writer = csv.writer(fh, delimiter=delimiter, lineterminator=newline)
-            writer.writerows(rows(report, excel=excel))
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise ReportError(f"cannot write CSV report {target}: {exc.strerror}") from exc
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+    return write_rows(
+        path,
+        rows(report, excel=excel),
+        dialect(excel),
+        what="CSV report",
+        hint="check the --out directory",
+    )

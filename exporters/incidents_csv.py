@@ -8,22 +8,20 @@ abbreviation (``2024-09-14 22:00:00 WIB``); durations on the form read ``1 jam 3
 
 A month's list holds every ticket whose gangguan overlaps the month (:func:`month_tickets`),
 so an outage crossing midnight of the 1st appears in both months (its id keeps the month it
-started in). ``excel=True`` writes the Indonesian Excel dialect (BOM, ``;``, decimal comma,
-CRLF) like :mod:`exporters.csv_report`; the file is written to a temporary name and renamed.
+started in). ``excel=True`` writes the Indonesian Excel dialect of :mod:`exporters.csvio`,
+like :mod:`exporters.csv_report`; the file is written atomically.
 """
 
 from __future__ import annotations
 
-import csv
 import os
-import tempfile
 from collections.abc import Iterator, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from agent.config.models import WorkingHours
-from agent.core.errors import ReportError
+from agent.core.durations import format_duration_words
 from agent.core.pedoman import Impact
 from agent.core.periods import month_bounds
 from agent.engine.incidents import (
@@ -35,6 +33,7 @@ from agent.engine.incidents import (
     response_time,
     rto_breached,
 )
+from exporters.csvio import dialect, write_rows, yes_no
 
 EXTRA_COLUMNS: tuple[str, ...] = (
     "Penyebab",
@@ -48,8 +47,6 @@ EXTRA_COLUMNS: tuple[str, ...] = (
 )
 COLUMNS: tuple[str, ...] = FORM_FIELDS + EXTRA_COLUMNS
 _RECLASS = {"maintenance": "Pemeliharaan terencana", "false_positive": "Positif palsu"}
-# A cell starting with one of these runs as a formula in spreadsheets (CSV injection).
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def format_local(ts: datetime | None, tz: ZoneInfo) -> str:
@@ -58,17 +55,6 @@ def format_local(ts: datetime | None, tz: ZoneInfo) -> str:
         return ""
     local = ts.astimezone(tz)
     return f"{local:%Y-%m-%d %H:%M:%S} {local.tzname()}"
-
-
-def format_duration_id(td: timedelta) -> str:
-    """A duration in words: ``2 hari 3 jam``, ``1 jam 30 menit``, ``45 detik``."""
-    secs = int(td.total_seconds())
-    parts = []
-    for size, unit in ((86_400, "hari"), (3_600, "jam"), (60, "menit"), (1, "detik")):
-        if secs >= size:
-            parts.append(f"{secs // size} {unit}")
-            secs %= size
-    return " ".join(parts) or "0 detik"
 
 
 def form_fields(g: Gangguan, tz: ZoneInfo) -> dict[str, str]:
@@ -90,7 +76,7 @@ def form_fields(g: Gangguan, tz: ZoneInfo) -> dict[str, str]:
         g.impact.label,
         str(g.urgency),
         f"P{g.priority}",
-        format_duration_id(g.response_target),
+        format_duration_words(g.response_target, exact=True),
         g.technical_manager,
         g.status.value,
         format_local(g.closed_at or g.end, tz),
@@ -106,10 +92,6 @@ def month_tickets(
     return sorted((g for g in tickets if in_period(g, start, end)), key=lambda g: (g.start, g.id))
 
 
-def _yes_no(value: bool | None) -> str:
-    return "" if value is None else ("ya" if value else "tidak")
-
-
 def rows(
     tickets: Sequence[Gangguan],
     *,
@@ -119,10 +101,7 @@ def rows(
     excel: bool = False,
 ) -> Iterator[list[str]]:
     """The header and one row per ticket as text cells (what :func:`write_incidents_csv` writes)."""
-
-    def text(value: str) -> str:
-        return "'" + value if excel and value.startswith(_FORMULA_START) else value
-
+    d = dialect(excel)
     yield list(COLUMNS)
     for g in tickets:
         rt = response_time(g)
@@ -133,15 +112,15 @@ def rows(
             reclass = f"{_RECLASS[rc.as_]}: {rc.reason} ({rc.by}, {format_local(rc.at, tz)})"
         minutes = f"{duration(g, now).total_seconds() / 60:.2f}"
         yield [
-            *(text(v) for v in form_fields(g, tz).values()),
-            text(g.cause),
-            text(notes),
-            "" if rt is None else format_duration_id(rt),
-            _yes_no(response_met(g, working_hours, tz, now)),
-            text(reclass),
+            *(d.text(v) for v in form_fields(g, tz).values()),
+            d.text(g.cause),
+            d.text(notes),
+            "" if rt is None else format_duration_words(rt, exact=True),
+            yes_no(response_met(g, working_hours, tz, now)),
+            d.text(reclass),
             format_local(g.start, tz),
-            minutes.replace(".", ",") if excel else minutes,
-            _yes_no(rto_breached(g, now)),
+            minutes.replace(".", d.decimal_mark),
+            yes_no(rto_breached(g, now)),
         ]
 
 
@@ -158,26 +137,10 @@ def write_incidents_csv(
 
     Raises :class:`~agent.core.errors.ReportError` when the file cannot be written.
     """
-    target = Path(path)
-    encoding, delimiter, newline = ("utf-8-sig", ";", "\r\n") if excel else ("utf-8", ",", "\n")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    except OSError as exc:
-        raise ReportError(
-            f"cannot write gangguan CSV {target}: {exc.strerror} (check the directory)"
-        ) from exc
-    try:
-        with open(fd, "w", encoding=encoding, newline="") as fh:
-            writer = csv.writer(fh, delimiter=delimiter, lineterminator=newline)
-            writer.writerows(
-                rows(tickets, tz=tz, working_hours=working_hours, now=now, excel=excel)
-            )
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise ReportError(f"cannot write gangguan CSV {target}: {exc.strerror}") from exc
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+    return write_rows(
+        path,
+        rows(tickets, tz=tz, working_hours=working_hours, now=now, excel=excel),
+        dialect(excel),
+        what="gangguan CSV",
+        hint="check the directory",
+    )

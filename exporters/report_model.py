@@ -5,7 +5,7 @@ The report writers (:mod:`exporters.csv_report`, :mod:`exporters.pdf.report`) on
 follow from others — whether the target was met, the fullest filesystem, the longest
 recovery, gangguan over RTO, days until a disk is full, the recap — are computed here, once,
 so the CSV and the PDF can never disagree. The Indonesian prose derived from them (causes of a
-missed target, capacity advice) lives in :mod:`exporters.report_text`.
+missed target, capacity advice) lives in :mod:`exporters.advice`.
 
 Shape::
 

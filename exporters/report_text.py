@@ -1,8 +1,9 @@
-"""Indonesian text of the report, shared by the model, the CSV and the PDF.
+"""Indonesian text of the report's values, shared by the model, the CSV and the PDF.
 
-Number and duration formatting, the causes of a missed target and capacity advice (periods
-and month names are :mod:`agent.core.periods`).
-Pure functions, no I/O. Numbers are rounded in decimal (``0.125`` → ``0.13``, not ``0.12`` as
+Number, byte and minute/hour formatting: pure functions of plain values, no I/O, below
+:mod:`exporters.report_model` (the prose drawn from a service's figures is in
+:mod:`exporters.advice`; periods and month names are :mod:`agent.core.periods`). Numbers are
+rounded in decimal (``0.125`` → ``0.13``, not ``0.12`` as
 binary floats would give); Indonesian prose uses ``,`` for decimals and ``.`` for thousands.
 """
 
@@ -11,12 +12,8 @@ from __future__ import annotations
 import math
 from datetime import timedelta
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
-from typing import TYPE_CHECKING
 
 from agent.core.errors import ReportError
-
-if TYPE_CHECKING:  # the model imports this module: no runtime cycle
-    from exporters.report_model import ServiceReport
 
 
 def format_number(
@@ -59,24 +56,9 @@ def hours(td: timedelta) -> float:
     return td.total_seconds() / 3600.0
 
 
-def human_duration(td: timedelta) -> str:
-    """``'2 jam 5 menit'``, ``'3 hari 4 jam'``, ``'15 detik'`` (rounded down to the unit)."""
-    seconds = int(td.total_seconds())
-    if seconds < 60:
-        return f"{max(seconds, 0)} detik"
-    days, rest = divmod(seconds, 86_400)
-    hrs, rest = divmod(rest, 3600)
-    mins = rest // 60
-    if days:
-        return f"{days} hari {hrs} jam" if hrs else f"{days} hari"
-    if hrs:
-        return f"{hrs} jam {mins} menit" if mins else f"{hrs} jam"
-    return f"{mins} menit"
-
-
-def num_id(value: float, places: int) -> str:
+def num_id(value: float, places: int, *, floor: bool = False) -> str:
     """Indonesian decimal text: ``1440.5`` → ``'1.440,50'`` with 2 places."""
-    return format_number(value, places, decimal_mark=",", group=".")
+    return format_number(value, places, decimal_mark=",", group=".", floor=floor)
 
 
 def format_bytes(value: float) -> str:
@@ -87,66 +69,3 @@ def format_bytes(value: float) -> str:
             return f"{num_id(size, 0 if unit == 'B' else 1)} {unit}"
         size /= 1024
     raise AssertionError("unreachable")  # pragma: no cover
-
-
-#: p95 utilisation above this is "sustained pressure" worth a capacity note.
-PRESSURE_PCT = 80.0
-#: A filesystem expected to fill within this many days gets a capacity note (a procurement
-#: cycle in local government takes about a quarter).
-FULL_HORIZON_DAYS = 90.0
-#: A filesystem this full gets a note even when it is not growing.
-FULL_WARN_PCT = 90.0
-
-
-def missed_target_causes(s: ServiceReport) -> list[str]:
-    """Operator-written causes; without them, when the target was missed, the month's
-    gangguan causes ordered by the downtime they brought (longest first)."""
-    if s.causes:
-        return list(s.causes)
-    if s.availability.met is not False:
-        return []
-    totals: dict[str, tuple[int, timedelta]] = {}
-    for g in s.gangguan:
-        cause = g.cause.strip() or "penyebab belum dicatat"
-        count, total = totals.get(cause, (0, timedelta(0)))
-        totals[cause] = (count + 1, total + g.duration)
-    ranked = sorted(totals.items(), key=lambda kv: (-kv[1][1], kv[0]))
-    return [f"{cause} ({count}×, {human_duration(total)})" for cause, (count, total) in ranked]
-
-
-def capacity_advice(s: ServiceReport) -> list[str]:
-    """Saran peningkatan kapasitas from the month's figures (Indonesian prose)."""
-    advice: list[str] = []
-    for fs in s.filesystems:
-        days, pct = fs.days_until_full, fs.used_pct
-        if days is not None and days <= FULL_HORIZON_DAYS:
-            advice.append(
-                f"Filesystem {fs.mountpoint} diperkirakan penuh dalam ±{num_id(days, 0)} hari "
-                f"(bertambah {format_bytes(fs.growth_bytes_per_day)}/hari, terpakai "
-                f"{num_id(pct or 0.0, 1)} %): tambah kapasitas atau kurangi data."
-            )
-        elif pct is not None and pct >= FULL_WARN_PCT:
-            advice.append(
-                f"Filesystem {fs.mountpoint} terpakai {num_id(pct, 1)} %: sediakan ruang cadangan."
-            )
-    u = s.utilisation
-    if u is not None:
-        for label, metric, what in (
-            ("CPU", u.cpu, "tambah vCPU atau optimalkan beban"),
-            ("RAM", u.ram, "tambah memori atau periksa kebocoran memori"),
-        ):
-            if metric is not None and metric.p95 is not None and metric.p95 > PRESSURE_PCT:
-                advice.append(
-                    f"{label} p95 {num_id(metric.p95, 1)} % (> {num_id(PRESSURE_PCT, 0)} %): "
-                    f"beban tinggi berkelanjutan, {what}."
-                )
-        bw, cap = u.bandwidth, u.link_capacity_mbps
-        if bw is not None and bw.p95 is not None and cap:
-            share = 100.0 * bw.p95 / cap
-            if share > PRESSURE_PCT:
-                advice.append(
-                    f"Bandwidth p95 {num_id(bw.p95, 1)} Mbps = {num_id(share, 1)} % dari "
-                    f"kapasitas {num_id(cap, 0)} Mbps: pertimbangkan penambahan kapasitas "
-                    "jaringan."
-                )
-    return advice

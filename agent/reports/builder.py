@@ -8,7 +8,6 @@ never writes, and takes ``now`` as a parameter.
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
@@ -18,6 +17,7 @@ from agent.config.katalog import ServiceSettings, all_settings
 from agent.config.models import Config, Host
 from agent.core.errors import ReportError
 from agent.core.periods import month_bounds
+from agent.core.stats import nearest_rank
 from agent.engine.availability import intervals_from_transitions, maintenance_windows
 from agent.engine.incidents import Gangguan as Ticket
 from agent.engine.incidents import duration, overrides_from_tickets
@@ -173,13 +173,6 @@ def _gangguan(t: Ticket, now: datetime) -> rm.Gangguan:
     )
 
 
-def _p95(values: list[float]) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
-
-
 def metric_summary(
     buckets: list[tuple[datetime, float]], zone: ZoneInfo, scale: float
 ) -> rm.Metric | None:
@@ -190,8 +183,11 @@ def metric_summary(
     by_day: dict[date, list[float]] = defaultdict(list)
     for at, v in buckets:
         by_day[at.astimezone(zone).date()].append(v * scale)
-    daily = [rm.DailyPoint(d, sum(vs) / len(vs), _p95(vs)) for d, vs in sorted(by_day.items())]
-    return rm.Metric(sum(values) / len(values), _p95(values), daily)
+    daily = [
+        rm.DailyPoint(d, sum(vs) / len(vs), nearest_rank(vs, 0.95))
+        for d, vs in sorted(by_day.items())
+    ]
+    return rm.Metric(sum(values) / len(values), nearest_rank(values, 0.95), daily)
 
 
 def _utilisation(

@@ -12,12 +12,8 @@ from agent.core.pedoman import Classification
 
 
 def _dur(td: object) -> str:
-    """Durations as admins write them in the katalog: whole hours as hours (24h, not 1d)."""
-    if not isinstance(td, timedelta):
-        return "–"
-    if td >= timedelta(hours=1) and td % timedelta(hours=1) == timedelta(0):
-        return f"{td // timedelta(hours=1)}h"
-    return format_duration(td)
+    """A katalog duration as admins write it (``24h``), or a dash where none is set."""
+    return format_duration(td, whole_hours=True) if isinstance(td, timedelta) else "–"
 
 
 def summary_lines(config: Config, source: str, today: date | None = None) -> list[str]:

@@ -15,9 +15,10 @@ Filesystems additionally keep the latest used/total bytes of each bucket, so cap
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 
+from agent.core.stats import nearest_rank
 from agent.store.base import StoreBase
 from agent.store.records import FsPoint, FsUsage, HostBucket, HostSummary, from_ms, to_ms
 
@@ -28,16 +29,6 @@ BUCKET_MS = 300_000
 def bucket_start(at: datetime) -> datetime:
     """Start of the 5-minute bucket holding ``at`` (UTC, aligned to the epoch)."""
     return from_ms(to_ms(at) // BUCKET_MS * BUCKET_MS)
-
-
-def nearest_rank(values: Sequence[float], q: float) -> float:
-    """The ``q`` quantile (0 < q ≤ 1) by the nearest-rank method: the ⌈q·n⌉-th smallest value."""
-    if not values:
-        raise ValueError("nearest_rank of no values")
-    ordered = sorted(values)
-    # round() first: 0.95 * 20 is 19.000000000000004 in floating point, whose ceil would be 20.
-    rank = max(1, math.ceil(round(q * len(ordered), 9)))
-    return ordered[rank - 1]
 
 
 class HostMixin(StoreBase):

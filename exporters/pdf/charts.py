@@ -19,8 +19,9 @@ from typing import Any
 from reportlab.lib.colors import Color, HexColor
 from reportlab.platypus import Flowable
 
-from exporters.pdf.style import FONT, FONT_BOLD, GREEN, GREY, GRID, NAVY, RED, num, safe
+from exporters.pdf.style import FONT, FONT_BOLD, GREEN, GREY, GRID, NAVY, RED, safe
 from exporters.report_model import TrendPoint
+from exporters.report_text import num_id
 
 _STEPS = (0.05, 0.1, 0.2, 0.25, 0.5, 1.0, 2.0, 2.5, 5.0, 10.0, 20.0, 25.0, 50.0, 100.0)
 _GRIDLINE = HexColor("#E2E6EB")
@@ -90,7 +91,7 @@ class _Chart(Flowable):  # type: ignore[misc]  # reportlab ships no type hints
             c.setStrokeColor(_GRIDLINE if i else GRID)
             c.line(x, ty, x + w, ty)
             c.setFillColor(GREY)
-            c.drawRightString(x - 3, ty - 2, num(value, places) + unit)
+            c.drawRightString(x - 3, ty - 2, num_id(value, places) + unit)
         c.setStrokeColor(GRID)
         c.line(x, y, x, y + h)
 
@@ -144,7 +145,7 @@ class TrendChart(_Chart):
         c.setDash()
         c.setFillColor(NAVY)
         c.setFont(FONT, 6)
-        c.drawRightString(self.width - 4, self.height - 9, f"- - target {num(target, 2)} %")
+        c.drawRightString(self.width - 4, self.height - 9, f"- - target {num_id(target, 2)} %")
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from reportlab.lib.units import mm
 from reportlab.platypus import Flowable, Spacer
 
+from exporters.advice import missed_target_causes
 from exporters.pdf.style import (
     EMPTY,
     HEAD_BG,
@@ -27,7 +28,6 @@ from exporters.pdf.style import (
 )
 from exporters.pdf.tables import Cell, grid_table, kv_table
 from exporters.report_model import ReportData, ServiceReport
-from exporters.report_text import missed_target_causes
 
 
 def cover(report: ReportData, width: float) -> list[Flowable]:

@@ -9,13 +9,13 @@ Pages carry a running header (organisation, period, the service whose form it is
 "Halaman X dari Y": the canvas holds every page until the end so the total is known (the
 classic reportlab "NumberedCanvas"), which costs no more memory than the PDF itself.
 
-The file is written under a temporary name and renamed, so a reader never sees half a report.
+The file is written atomically (:func:`exporters.files.write_atomic`), so a reader never sees
+half a report.
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ from reportlab.platypus import Flowable, PageBreak, SimpleDocTemplate
 from reportlab.platypus.doctemplate import LayoutError
 
 from agent.core.errors import ReportError
+from exporters.files import write_atomic
 from exporters.pdf.recap import cover, monitoring_evaluation, recovery_evaluation
 from exporters.pdf.service import service_form
 from exporters.pdf.style import (
@@ -102,18 +103,20 @@ class _NumberedCanvas(canvas.Canvas):  # type: ignore[misc]
                 self.setFont(FONT, 7)
                 self.setFillColor(GREY)
                 self.drawString(left, top - 9, _fit(self.pantau_section, FONT, 7, right - left))
-            self.setStrokeColor(GRID)
-            self.setLineWidth(0.5)
-            self.line(left, top - 12, right, top - 12)
+            self._rule(left, right, top - 12)
         bottom = PAGE_MARGIN - 16
-        self.setStrokeColor(GRID)
-        self.setLineWidth(0.5)
-        self.line(left, bottom + 9, right, bottom + 9)
+        self._rule(left, right, bottom + 9)
         self.setFont(FONT, 7)
         self.setFillColor(GREY)
         self.drawString(left, bottom, f"Dibuat {datetime_text(r.generated_at, r.zone)} · pantau")
         self.drawRightString(right, bottom, f"Halaman {number} dari {total}")
         self.restoreState()
+
+    def _rule(self, left: float, right: float, y: float) -> None:
+        """The hairline under the running header and above the footer."""
+        self.setStrokeColor(GRID)
+        self.setLineWidth(0.5)
+        self.line(left, y, right, y)
 
 
 def _fit(text: str, font: str, size: float, width: float) -> str:
@@ -152,20 +155,13 @@ def write_pdf(
     :class:`~agent.core.errors.ReportError` when the PDF cannot be laid out or written.
     """
     register_fonts()
-    target = Path(path)
     total = len(report.services)
     if progress is not None:
         progress(0, total)
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".pdf", dir=target.parent)
-    except OSError as exc:
-        raise ReportError(
-            f"cannot write PDF report {target}: {exc.strerror} (check the --out directory)"
-        ) from exc
-    os.close(fd)
-    try:
+
+    def write(tmp: Path) -> None:
         doc = SimpleDocTemplate(
-            tmp,
+            str(tmp),
             pagesize=A4,
             leftMargin=PAGE_MARGIN,
             rightMargin=PAGE_MARGIN,
@@ -185,15 +181,10 @@ def write_pdf(
             return _NumberedCanvas(*args, report=report, **kwargs)
 
         doc.build(story, canvasmaker=make_canvas)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
+
+    try:
+        return write_atomic(
+            path, write, what="PDF report", hint="check the --out directory", suffix=".pdf"
+        )
     except LayoutError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise ReportError(f"cannot lay out PDF report {target}: {exc}") from exc
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise ReportError(f"cannot write PDF report {target}: {exc.strerror}") from exc
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+        raise ReportError(f"cannot lay out PDF report {Path(path)}: {exc}") from exc

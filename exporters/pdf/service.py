@@ -10,7 +10,9 @@ from __future__ import annotations
 from reportlab.lib.units import mm
 from reportlab.platypus import Flowable, KeepTogether, Spacer, Table, TableStyle
 
+from agent.core.durations import format_duration_words
 from agent.core.periods import add_months, period_label
+from exporters.advice import capacity_advice, missed_target_causes
 from exporters.pdf.charts import TrendChart
 from exporters.pdf.style import (
     EMPTY,
@@ -39,7 +41,6 @@ from exporters.pdf.tables import (
 )
 from exporters.pdf.utilisation import utilisation
 from exporters.report_model import ReportData, ServiceReport
-from exporters.report_text import capacity_advice, human_duration, missed_target_causes
 
 #: Incident status words (engine vocabulary) shown in Indonesian.
 STATUS_LABEL = {
@@ -133,7 +134,7 @@ def gangguan(report: ReportData, s: ServiceReport, width: float) -> list[Flowabl
                     g.id,
                     datetime_lines(g.start, zone, with_zone=False),
                     datetime_lines(g.end, zone, with_zone=False) if g.end else "berlangsung",
-                    human_duration(g.duration),
+                    format_duration_words(g.duration),
                     g.impact.label,
                     f"P{g.priority}",
                     rich(cause, "cell"),
@@ -178,7 +179,7 @@ def recovery(report: ReportData, s: ServiceReport, width: float) -> list[Flowabl
         ("RPO", hours_text(d.rpo) if d.rpo is not None else NOT_APPLICABLE),
         ("RTO", hours_text(d.rto) if d.rto is not None else NOT_APPLICABLE),
         ("Umur backup maksimum", hours_text(d.max_backup_age)),
-        ("Pemulihan terlama", f"{minutes_text(longest)} ({human_duration(longest)})"),
+        ("Pemulihan terlama", f"{minutes_text(longest)} ({format_duration_words(longest)})"),
         ("Kepatuhan RPO", pct(d.rpo_compliance_pct, 3) if d.rpo is not None else NOT_APPLICABLE),
         ("Gangguan melebihi RTO", NOT_APPLICABLE if over is None else str(over)),
         ("Status RPO", colored_cell(rpo_status, d.rpo_met) if d.rpo else rpo_status),
@@ -196,7 +197,7 @@ def recovery(report: ReportData, s: ServiceReport, width: float) -> list[Flowabl
                     datetime_lines(drill.at, report.zone),
                     drill.kind,
                     colored_cell("Berhasil" if drill.success else "Gagal", drill.success),
-                    human_duration(drill.recovery_time) if drill.recovery_time else EMPTY,
+                    format_duration_words(drill.recovery_time) if drill.recovery_time else EMPTY,
                     hours_text(drill.data_age),
                     yes_no(within),
                     yes_no(d.drill_within_rpo(drill)),

@@ -29,7 +29,7 @@ from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import Paragraph
 
 from agent.core.periods import MONTH_ABBR, MONTH_NAME
-from exporters.report_text import format_number
+from exporters.report_text import hours, minutes, num_id
 
 FONT = "PantauSans"
 FONT_BOLD = "PantauSans-Bold"
@@ -152,25 +152,20 @@ def rich(trusted_markup: str, style: str = "body") -> Paragraph:
     return Paragraph(trusted_markup, styles()[style])
 
 
-def num(value: float, places: int) -> str:
-    """Indonesian decimal text: ``1440.5`` → ``'1.440,50'`` with 2 places."""
-    return format_number(value, places, decimal_mark=",", group=".")
-
-
 def pct(value: float | None, places: int = 3, *, floor: bool = False) -> str:
     """``'99,950 %'`` or the empty mark."""
     if value is None:
         return EMPTY
-    return format_number(value, places, decimal_mark=",", group=".", floor=floor) + " %"
+    return num_id(value, places, floor=floor) + " %"
 
 
 def minutes_text(td: timedelta) -> str:
     """``'12,25 menit'`` (2 decimals, like the CSV)."""
-    return f"{num(td.total_seconds() / 60, 2)} menit"
+    return f"{num_id(minutes(td), 2)} menit"
 
 
 def hours_text(td: timedelta | None) -> str:
-    return EMPTY if td is None else f"{num(td.total_seconds() / 3600, 2)} jam"
+    return EMPTY if td is None else f"{num_id(hours(td), 2)} jam"
 
 
 def date_long(day: date) -> str:

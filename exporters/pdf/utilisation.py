@@ -2,7 +2,7 @@
 
 Average and p95 per resource, daily charts over the month, and one row per filesystem with
 its growth and the day it would be full at that growth (capacity advice itself is prose in
-:mod:`exporters.report_text`).
+:mod:`exporters.advice`).
 """
 
 from __future__ import annotations
@@ -13,11 +13,12 @@ from reportlab.lib.units import mm
 from reportlab.platypus import Flowable, Spacer, Table
 
 from agent.core.periods import add_months
+from exporters.advice import FULL_HORIZON_DAYS
 from exporters.pdf.charts import DailyChart, Series
-from exporters.pdf.style import BLUE, EMPTY, GREEN, NOT_APPLICABLE, date_short, num, para, pct
+from exporters.pdf.style import BLUE, EMPTY, GREEN, NOT_APPLICABLE, date_short, para, pct
 from exporters.pdf.tables import Cell, colored_cell, grid_table, section_title, side_by_side
 from exporters.report_model import Metric, ReportData, ServiceReport
-from exporters.report_text import FULL_HORIZON_DAYS, format_bytes
+from exporters.report_text import format_bytes, num_id
 
 
 def period_end(report: ReportData) -> date:
@@ -42,7 +43,7 @@ def _metric_cells(m: Metric | None, unit: str) -> list[str]:
         return [NOT_APPLICABLE, NOT_APPLICABLE]
     if unit == "%":
         return [pct(m.avg, 1), pct(m.p95, 1)]
-    return [EMPTY if v is None else f"{num(v, 1)} {unit}" for v in (m.avg, m.p95)]
+    return [EMPTY if v is None else f"{num_id(v, 1)} {unit}" for v in (m.avg, m.p95)]
 
 
 def utilisation(report: ReportData, s: ServiceReport, width: float) -> list[Flowable]:
@@ -63,7 +64,7 @@ def utilisation(report: ReportData, s: ServiceReport, width: float) -> list[Flow
     bw_note = EMPTY
     if u.link_capacity_mbps and u.bandwidth and u.bandwidth.p95 is not None:
         share = 100.0 * u.bandwidth.p95 / u.link_capacity_mbps
-        bw_note = f"kapasitas {num(u.link_capacity_mbps, 0)} Mbps; p95 = {pct(share, 1)}"
+        bw_note = f"kapasitas {num_id(u.link_capacity_mbps, 0)} Mbps; p95 = {pct(share, 1)}"
     rows = [
         ["CPU", *_metric_cells(u.cpu, "%"), f"host {u.host}"],
         ["RAM", *_metric_cells(u.ram, "%"), EMPTY],
@@ -126,7 +127,7 @@ def _filesystems(report: ReportData, s: ServiceReport, width: float) -> Table:
             full = colored_cell("sudah penuh", False)
         else:
             when = date_short(start + timedelta(days=days))
-            text = f"±{num(days, 0)} hari ({when})"
+            text = f"±{num_id(days, 0)} hari ({when})"
             full = colored_cell(text, None) if days <= FULL_HORIZON_DAYS else text
         rows.append(
             [

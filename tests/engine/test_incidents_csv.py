@@ -15,7 +15,6 @@ from agent.core.model import Episode, State
 from agent.engine.incidents import FORM_FIELDS, ack, add_note, reclassify, set_cause, sync_incidents
 from exporters.incidents_csv import (
     COLUMNS,
-    format_duration_id,
     month_tickets,
     write_incidents_csv,
 )
@@ -130,16 +129,3 @@ def test_unwritable_directory_is_a_report_error(tmp_path: Path) -> None:
         write_incidents_csv(
             [], tmp_path / "missing" / "g.csv", tz=WIB, working_hours=WorkingHours(), now=NOW
         )
-
-
-@pytest.mark.parametrize(
-    ("td", "text"),
-    [
-        (timedelta(minutes=90), "1 jam 30 menit"),
-        (timedelta(seconds=45), "45 detik"),
-        (timedelta(days=2, hours=3), "2 hari 3 jam"),
-        (timedelta(), "0 detik"),
-    ],
-)
-def test_durations_read_in_indonesian(td: timedelta, text: str) -> None:
-    assert format_duration_id(td) == text

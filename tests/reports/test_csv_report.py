@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from agent.core.errors import ReportError
-from exporters.csv_report import COLUMNS, write_csv
+from exporters import csv_report
+from exporters.csv_report import COLUMNS, Column, Num, rows, write_csv
 from tests.reports.sample import sample_report
 
 # Copied from SPEC §8 (line breaks of the spec's code block joined with nothing).
@@ -100,7 +101,7 @@ def excel(tmp_path: Path) -> Path:
 def test_header_is_exactly_the_spec(plain: Path) -> None:
     first_line = plain.read_bytes().split(b"\n", 1)[0].decode("utf-8")
     assert first_line == SPEC_HEADER
-    assert ",".join(COLUMNS) == SPEC_HEADER
+    assert ",".join(c.name for c in COLUMNS) == SPEC_HEADER
 
 
 def test_one_row_per_service_in_report_order(plain: Path) -> None:
@@ -194,3 +195,25 @@ def test_rows_match_header_width(plain: Path) -> None:
     with plain.open(encoding="utf-8", newline="") as fh:
         widths = {len(row) for row in csv.reader(io.StringIO(fh.read()))}
     assert widths == {len(COLUMNS)}
+
+
+def test_a_column_is_one_entry_giving_its_header_and_every_cell(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    extra = (
+        Column("nilai", lambda r, s: Num(1.25, 1)),
+        Column("kosong", lambda r, s: Num(None, 2)),
+        Column("catatan", lambda r, s: f"={s.id}"),
+    )
+    monkeypatch.setattr(csv_report, "COLUMNS", (*COLUMNS, *extra))
+    header, *body = rows(sample_report(), excel=True)
+    assert header[-3:] == ["nilai", "kosong", "catatan"]
+    # 1.25 to 1 place rounds half up in decimal: 1,3 in the Excel dialect; None is empty;
+    # text that would start a formula is neutralised.
+    assert [row[-3:] for row in body] == [
+        ["1,3", "", "'=sipd"],
+        ["1,3", "", "'=aduan"],
+        ["1,3", "", "'=portal"],
+    ]
+    _, *plain = rows(sample_report())
+    assert plain[0][-3:] == ["1.3", "", "=sipd"]

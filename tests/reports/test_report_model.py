@@ -9,6 +9,7 @@ import pytest
 
 from agent.core.errors import ReportError
 from agent.core.pedoman import Classification, Impact
+from exporters.advice import capacity_advice, missed_target_causes
 from exporters.report_model import (
     Availability,
     Drill,
@@ -19,14 +20,7 @@ from exporters.report_model import (
     Utilisation,
     days_until_full,
 )
-from exporters.report_text import (
-    capacity_advice,
-    format_bytes,
-    format_number,
-    human_duration,
-    minutes,
-    missed_target_causes,
-)
+from exporters.report_text import format_bytes, format_number, minutes
 from tests.reports.sample import GIB, aduan, portal, sample_report, sipd, wib
 
 
@@ -132,20 +126,6 @@ class TestFormatting:
 
     def test_fifteen_seconds_is_a_quarter_minute(self) -> None:
         assert minutes(timedelta(seconds=15)) == 0.25
-
-    @pytest.mark.parametrize(
-        ("seconds", "text"),
-        [
-            (15, "15 detik"),
-            (60, "1 menit"),
-            (21 * 60 + 36, "21 menit"),
-            (3600 + 5 * 60, "1 jam 5 menit"),
-            (7200, "2 jam"),
-            (3 * 86400 + 4 * 3600, "3 hari 4 jam"),
-        ],
-    )
-    def test_human_duration(self, seconds: int, text: str) -> None:
-        assert human_duration(timedelta(seconds=seconds)) == text
 
     def test_bytes_in_binary_units(self) -> None:
         assert format_bytes(512) == "512 B"

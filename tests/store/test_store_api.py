@@ -11,7 +11,7 @@ import pytest
 from agent.core.model import CheckOutcome, Outcome, Round, State, Transition
 from agent.engine.statemachine import MachineState, StateMachine
 from agent.store.database import Store
-from agent.store.hosts import bucket_start, nearest_rank
+from agent.store.hosts import bucket_start
 from agent.store.records import BackupRecord, BackupState, DrillRecord, FsUsage, from_ms, to_ms
 from tests.fakes import FakeClock
 from tests.store.conftest import T0, at, make_round
@@ -136,16 +136,6 @@ def test_host_summary_average_p95_and_max_by_hand(store: Store) -> None:
     assert later.p95 == 20.0
     assert later.avg == pytest.approx(sum(2 * i + 2 for i in range(10, 20)) / 20)
     assert store.host_summary("h", "cpu", at(200), at(300)) is None
-
-
-def test_nearest_rank_percentile() -> None:
-    assert nearest_rank([5.0], 0.95) == 5.0
-    # ⌈0.95·100⌉ = 95th smallest of 1..100
-    assert nearest_rank([float(v) for v in range(100, 0, -1)], 0.95) == 95.0
-    # ⌈0.5·4⌉ = 2nd smallest
-    assert nearest_rank([4.0, 1.0, 3.0, 2.0], 0.5) == 2.0
-    with pytest.raises(ValueError, match="no values"):
-        nearest_rank([], 0.95)
 
 
 def test_filesystem_usage_keeps_the_latest_reading_per_bucket(store: Store) -> None:

@@ -69,7 +69,7 @@ from agent.reports.formulir import (
     write_report,
 )
 from exporters import report_model as rm
-from exporters.report_text import missed_target_causes
+from exporters.advice import missed_target_causes
 
 log = logging.getLogger("pantau.report")
 
