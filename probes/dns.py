@@ -33,6 +33,7 @@ import dns.rdatatype
 import dns.resolver
 
 from agent.config.models import DnsCheck
+from agent.core.addresses import split_host_port
 from agent.core.clock import Clock
 from agent.core.model import Outcome
 from probes.base import ProbeResult
@@ -93,10 +94,10 @@ class DnsProbe:
         self._expected = {ipaddress.ip_address(a) for a in check.expect_addresses}
         self._resolver: dns.asyncresolver.Resolver | None = None
         if check.resolver is not None:
-            host, _, port = check.resolver.rpartition(":")
+            host, port = split_host_port(check.resolver)
             resolver = dns.asyncresolver.Resolver(configure=False)
-            resolver.nameservers = [host.strip("[]")]
-            resolver.port = int(port)
+            resolver.nameservers = [host]
+            resolver.port = port
             # One attempt per record type with the whole deadline: no retry storm.
             resolver.timeout = timeout
             resolver.lifetime = timeout

@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import functools
-import ipaddress
 import logging
 import re
 import socket
@@ -38,6 +37,7 @@ import httpx
 from cryptography import x509
 
 from agent.config.models import HttpCheck
+from agent.core.addresses import is_ip
 from agent.core.clock import Clock
 from agent.core.errors import ConfigError, ConfigProblem
 from agent.core.model import Outcome
@@ -337,7 +337,7 @@ class HttpProbe:
         try:
             async with asyncio.timeout(within):
                 address = host
-                if not _is_ip(host):
+                if not is_ip(host):
                     address = (await resolve_system(host, port, socket.AF_UNSPEC, within))[0]
                 _, writer = await asyncio.open_connection(
                     address, port, ssl=ssl_context(False, None), server_hostname=host
@@ -376,11 +376,3 @@ def _basic(username: str, password: str) -> str:
 def _read_secret(path: Path) -> str:
     """A secret file's content without the trailing newline editors add."""
     return path.read_text(encoding="utf-8").rstrip("\r\n")
-
-
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True

@@ -25,6 +25,7 @@ from pydantic import (
     WithJsonSchema,
 )
 
+from agent.core.addresses import split_host_port
 from agent.core.durations import format_duration, parse_duration
 from agent.core.pedoman import Classification, Group, Impact
 
@@ -76,9 +77,7 @@ def _check_zone(name: str) -> str:
 
 
 def _check_hostport(value: str) -> str:
-    host, sep, port = value.rpartition(":")
-    if not sep or not port.isdigit() or not 0 < int(port) < 65536 or not host:
-        raise ValueError("must be host:port, e.g. 127.0.0.1:9717 or [::1]:9717")
+    split_host_port(value)
     return value
 
 
