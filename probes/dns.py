@@ -36,7 +36,7 @@ from agent.config.models import DnsCheck
 from agent.core.addresses import split_host_port
 from agent.core.clock import Clock
 from agent.core.model import Outcome
-from probes.base import ProbeResult
+from probes.base import ProbeResult, ProbeSettings
 from probes.reasons import reason_for
 
 __all__ = ["RESOLVER_THREADS", "DnsProbe", "resolve_system"]
@@ -103,6 +103,11 @@ class DnsProbe:
             resolver.lifetime = timeout
             resolver.cache = None
             self._resolver = resolver
+
+    @classmethod
+    def from_check(cls, check: DnsCheck, settings: ProbeSettings) -> DnsProbe:
+        """The probe for ``check``, on the system's ``getaddrinfo``."""
+        return cls(check, timeout=settings.timeout, clock=settings.clock)
 
     async def run(self) -> ProbeResult:
         """Resolve once; never raises."""

@@ -42,7 +42,7 @@ from agent.core.clock import Clock
 from agent.core.errors import ConfigError, ConfigProblem
 from agent.core.model import Outcome
 from agent.core.scrub import scrub_url
-from probes.base import ProbeResult
+from probes.base import ProbeResult, ProbeSettings
 from probes.dns import resolve_system
 from probes.reasons import reason_for
 
@@ -194,6 +194,13 @@ class HttpProbe:
             trust_env=False,  # measure the service itself, not a proxy from the environment
             transport=transport,
         )
+
+    @classmethod
+    def from_check(cls, check: HttpCheck, settings: ProbeSettings) -> HttpProbe:
+        """The probe for ``check``; its own ``max_body_bytes`` wins over the default."""
+        own = check.max_body_bytes
+        limit = own if own is not None else settings.max_body_bytes
+        return cls(check, timeout=settings.timeout, max_body_bytes=limit, clock=settings.clock)
 
     async def run(self) -> ProbeResult:
         """Request once within the deadline and judge the answer; never raises."""

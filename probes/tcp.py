@@ -16,7 +16,7 @@ from agent.config.models import TcpCheck
 from agent.core.addresses import is_ip, split_host_port
 from agent.core.clock import Clock
 from agent.core.model import Outcome
-from probes.base import ProbeResult
+from probes.base import ProbeResult, ProbeSettings
 from probes.dns import resolve_system
 from probes.reasons import reason_for
 
@@ -33,6 +33,11 @@ class TcpProbe:
         self._host, self._port = split_host_port(check.address)
         self._timeout = timeout
         self._clock = clock
+
+    @classmethod
+    def from_check(cls, check: TcpCheck, settings: ProbeSettings) -> TcpProbe:
+        """The probe for ``check`` (no body: the default body limit does not apply)."""
+        return cls(check, timeout=settings.timeout, clock=settings.clock)
 
     async def run(self) -> ProbeResult:
         """Connect once; never raises."""
