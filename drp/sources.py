@@ -1,4 +1,5 @@
-"""What every backup source returns, and the subprocess runner the repository sources share.
+"""What every backup source returns and offers (checking, and restoring for drills), and the
+subprocess runner the repository sources share.
 
 A backup source answers one question — *when did the newest good backup finish?* — and returns
 a frozen :class:`BackupObservation`. Like a probe, it never raises: a broken repository is data.
