@@ -19,36 +19,28 @@ Runs ``borg --log-json --lock-wait N list --json --last 1 [--glob-archives GLOB]
 - Size: ``borg info --json --last 1`` (the archive's original size) once per new archive.
   It needs borg's chunk cache, which can take long to build the first time; a failed attempt
   is not retried until the next archive.
+- A drill restores with ``borg extract ::ARCHIVE``, run in the drill's scratch dir.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import os
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 from agent.config.models import BorgBackup
-from agent.core.clock import Clock, SystemClock
-from agent.core.model import BackupObservation
+from agent.core.clock import Clock
+from drp.repository import RepositorySource, byte_count
 from drp.sources import (
-    DEFAULT_RUNNER,
-    BinaryMissingError,
     CommandResult,
     CommandRunner,
     Snapshot,
     SourceFailure,
+    SourceSettings,
     child_env,
     clip,
-    failed,
-    observe_snapshot,
-    resolve_binary,
-    scrub,
 )
-
-log = logging.getLogger(__name__)
 
 _PASSPHRASE_VARS = (
     "BORG_PASSPHRASE",
@@ -92,10 +84,9 @@ def parse_borg_time(text: object) -> datetime:
     return parsed.astimezone(UTC)
 
 
-def classify(result: CommandResult, program: str, secrets: tuple[str, ...] = ()) -> SourceFailure:
-    """Turn a failed borg run into a reason and a scrubbed one-line detail."""
-    if result.timed_out:
-        return SourceFailure("timeout", f"{program} did not finish within {result.seconds:.0f} s")
+def read_failure(result: CommandResult) -> tuple[str, str]:
+    """The reason of a failed borg run (``--log-json`` message ids first, then the text) and
+    its error messages."""
     messages: list[str] = []
     reason: str | None = None
     for line in result.stderr.decode("utf-8", "replace").splitlines():
@@ -116,11 +107,10 @@ def classify(result: CommandResult, program: str, secrets: tuple[str, ...] = ())
     if reason is None:
         low = text.lower()
         reason = next((r for needle, r in _STDERR_REASONS if needle in low), "command_failed")
-    detail = clip(scrub(f"{program} exit {result.returncode}: {text.strip()}", secrets))
-    return SourceFailure(reason, detail)
+    return reason, text
 
 
-class BorgSource:
+class BorgSource(RepositorySource[BorgBackup]):
     """Checks a :class:`~agent.config.models.BorgBackup` repository."""
 
     kind = "borg"
@@ -136,14 +126,15 @@ class BorgSource:
         with_size: bool = True,
         clock: Clock | None = None,
     ) -> None:
-        self.config = config
-        self.name = name
-        self._clock = clock or SystemClock()
-        self._runner = runner or DEFAULT_RUNNER
+        super().__init__(config, name, runner=runner, with_size=with_size, clock=clock)
         self._base_dir = base_dir
         self._lock_wait = lock_wait
-        self._with_size = with_size
-        self._size_cache: tuple[str, int | None] | None = None
+
+    @classmethod
+    def from_config(cls, config: BorgBackup, name: str, settings: SourceSettings) -> BorgSource:
+        """The source for ``config``; borg's base dir is ``<state_dir>/borg``."""
+        base = settings.state_dir / "borg" if settings.state_dir else None
+        return cls(config, name, runner=settings.runner, base_dir=base, clock=settings.clock)
 
     def passphrase(self) -> bytes | None:
         """The configured passphrase (``None`` when none is configured: unencrypted repo or
@@ -189,10 +180,7 @@ class BorgSource:
         self, *args: str, time_limit: float, cwd: str | os.PathLike[str] | None = None
     ) -> CommandResult:
         """Run ``borg --log-json --lock-wait N <args>`` with the passphrase on a pipe."""
-        try:
-            binary = resolve_binary(self.config.binary)
-        except BinaryMissingError as exc:
-            raise SourceFailure("binary_missing", str(exc)) from None
+        binary = self._binary()
         secret = self.passphrase()
         env = self.environment()
         argv = [binary, "--log-json", "--lock-wait", str(self._lock_wait), *args]
@@ -206,11 +194,7 @@ class BorgSource:
                     os.close(write_fd)
                 env["BORG_PASSPHRASE_FD"] = str(read_fd)
             fds = (read_fd,) if read_fd is not None else ()
-            return await self._runner.run(
-                argv, env=env, time_limit=time_limit, cwd=cwd, pass_fds=fds
-            )
-        except BinaryMissingError as exc:
-            raise SourceFailure("binary_missing", str(exc)) from None
+            return await self._exec(argv, env=env, time_limit=time_limit, cwd=cwd, pass_fds=fds)
         finally:
             if read_fd is not None:
                 os.close(read_fd)
@@ -221,54 +205,33 @@ class BorgSource:
         value = os.environ.get(env) if env else None
         return (value,) if value else ()
 
-    async def check(self) -> BackupObservation:
-        """Newest archive time (and size when cheap); never raise."""
-        try:
-            snap = await self.newest_archive(size=self._with_size)
-        except SourceFailure as exc:
-            return failed(self.name, exc.reason, exc.detail)
-        except Exception as exc:  # a bug must not stop the agent
-            log.exception("borg source %s failed", self.name)
-            return failed(self.name, "source_error", f"{type(exc).__name__}: {exc}")
-        return observe_snapshot(
-            self.name,
-            snap,
-            now=self._clock.now(),
-            label=f"archive {snap.id}",
-            size_wanted=self._with_size,
-        )
+    def _read_failure(self, result: CommandResult) -> tuple[str, str]:
+        return read_failure(result)
 
-    def _select(self) -> list[str]:
-        return ["--last", "1"] + (["--glob-archives", self.config.glob] if self.config.glob else [])
+    # -- listing, sizing, restoring ---------------------------------------------------------
 
-    async def newest_archive(self, *, size: bool = False) -> Snapshot:
+    async def _newest(self, time_limit: float) -> Snapshot:
         """The newest archive (by time) matching ``glob``; ``id`` is the archive *name*."""
-        limit = self.config.timeout.total_seconds()
-        deadline = time.monotonic() + limit
-        result = await self.run("list", "--json", *self._select(), time_limit=limit)
+        select = ["--last", "1"] + (
+            ["--glob-archives", self.config.glob] if self.config.glob else []
+        )
+        result = await self.run("list", "--json", *select, time_limit=time_limit)
         if result.returncode not in (0, 1):  # 1 is a borg warning: the listing is still valid
-            raise classify(result, "borg list", self.secrets())
-        snap = _parse_list(result)
-        if not size:
-            return snap
-        if self._size_cache is not None and self._size_cache[0] == snap.id:
-            return Snapshot(snap.id, snap.time, self._size_cache[1])
-        remaining = deadline - time.monotonic()
-        if remaining < 1:
-            return snap
-        self._size_cache = (snap.id, None)
-        info = await self.run("info", "--json", f"::{snap.id}", time_limit=remaining)
-        try:
-            if info.returncode not in (0, 1):
-                raise ValueError(classify(info, "borg info", self.secrets()).detail)
-            total = json.loads(info.stdout)["archives"][0]["stats"]["original_size"]
-            if not isinstance(total, int) or isinstance(total, bool) or total < 0:
-                raise ValueError(f"original_size is {total!r}")
-        except (ValueError, KeyError, TypeError, IndexError) as exc:
-            log.info("borg source %s: size unknown: %s", self.name, scrub(str(exc)))
-            return snap
-        self._size_cache = (snap.id, total)
-        return Snapshot(snap.id, snap.time, total)
+            raise self.failure(result, "borg list")
+        return _parse_list(result)
+
+    async def _size(self, snap: Snapshot, time_limit: float) -> int:
+        info = await self.run("info", "--json", f"::{snap.id}", time_limit=time_limit)
+        if info.returncode not in (0, 1):
+            raise ValueError(self.failure(info, "borg info").detail)
+        stats = json.loads(info.stdout)["archives"][0]["stats"]
+        return byte_count(stats["original_size"], "original_size")
+
+    def _label(self, snap: Snapshot) -> str:
+        return f"archive {snap.id}"
+
+    def _restore_args(self, snap: Snapshot, target: str) -> tuple[list[str], str | None]:
+        return ["extract", f"::{snap.id}"], target  # borg extracts into its cwd
 
 
 def _parse_list(result: CommandResult) -> Snapshot:

@@ -4,11 +4,11 @@ An automated drill, in a fresh scratch directory under ``drill.scratch_dir`` (de
 system temp dir):
 
 1. restores — with the configured ``restore_command`` (``sh -c``, cwd and ``PANTAU_SCRATCH_DIR``
-   = the scratch dir) when there is one, else the newest snapshot of the first restic source
-   (``restic restore <id> --target DIR``) or the newest archive of the first borg source
-   (``borg extract ::ARCHIVE`` with cwd = DIR). Either way files land under their original
-   absolute path without the leading ``/`` (``DIR/srv/app/db.sql``). A restore command may
-   print a line ``PANTAU_DATA_AS_OF=<ISO 8601>`` to say how old its data is;
+   = the scratch dir) when there is one, else from the first backup source that can restore
+   (:class:`drp.sources.Restorable`: restic restores its newest snapshot, borg extracts its newest
+   archive). Either way files land under their original absolute path without the leading
+   ``/`` (``DIR/srv/app/db.sql``). A restore command may print a line
+   ``PANTAU_DATA_AS_OF=<ISO 8601>`` to say how old its data is;
 2. runs ``verify_command`` (``sh -c``, cwd = scratch dir; ``PANTAU_SCRATCH_DIR``,
    ``PANTAU_SERVICE`` and ``PANTAU_DATA_AS_OF`` set): exit 0 means the data is good;
 3. deletes the scratch directory, whatever happened.
@@ -39,15 +39,20 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from agent.config.models import BorgBackup, DrillSettings, ResticBackup, Service
+from agent.config.katalog import source_name
+from agent.config.models import DrillSettings, Service
 from agent.core.clock import Clock
 from agent.core.durations import format_duration
-from drp import source_name
-from drp.borg import BorgSource
-from drp.borg import classify as borg_classify
-from drp.restic import ResticSource
-from drp.restic import classify as restic_classify
-from drp.sources import CommandResult, CommandRunner, SourceFailure, clip, scrub
+from drp.registry import build_source
+from drp.sources import (
+    CommandResult,
+    CommandRunner,
+    Restorable,
+    SourceFailure,
+    SourceSettings,
+    clip,
+    scrub,
+)
 
 log = logging.getLogger(__name__)
 
@@ -225,32 +230,21 @@ class _Drill:
             low_priority=False,
         )
 
-    async def restore(self, scratch: str) -> tuple[str, datetime | None, CommandResult, str]:
-        """Run the restore step; return (method, data_as_of, result, program name)."""
+    async def restore(self, scratch: str) -> tuple[str, datetime | None, SourceFailure | None]:
+        """Run the restore step; return (method, data_as_of, why it failed or None)."""
         command = self.settings.restore_command
         if command:
             result = await self.shell(command, scratch, self.base_env(scratch))
-            return "command", _data_as_of(result.stdout), result, "restore_command"
+            failure = None if result.returncode == 0 else _command_failure(result)
+            return "command", _data_as_of(result.stdout), failure
+        sources = SourceSettings(clock=self.clock, runner=self.runner, state_dir=self.state_dir)
         for index, backup in enumerate(self.service.backups):
-            name = source_name(backup, index)
-            if isinstance(backup, ResticBackup):
-                cache = self.state_dir / "restic-cache" if self.state_dir else None
-                restic = ResticSource(backup, name, runner=self.runner, cache_dir=cache)
-                snap = await restic.newest_snapshot()
-                env, self.secrets = restic.environment()
-                binary = shutil.which(backup.binary) or backup.binary
-                argv = restic.argv(binary, "restore", snap.id, "--target", scratch)
-                result = await self.runner.run(argv, env=env, time_limit=self.remaining())
-                return f"restic:{name}", snap.time, result, "restic restore"
-            if isinstance(backup, BorgBackup):
-                base = self.state_dir / "borg" if self.state_dir else None
-                borg = BorgSource(backup, name, runner=self.runner, base_dir=base)
-                self.secrets = borg.secrets()
-                snap = await borg.newest_archive()
-                result = await borg.run(
-                    "extract", f"::{snap.id}", time_limit=self.remaining(), cwd=scratch
-                )
-                return f"borg:{name}", snap.time, result, "borg extract"
+            source = build_source(backup, source_name(backup, index), sources)
+            if isinstance(source, Restorable):
+                self.secrets = source.secrets()
+                restored = await source.restore(scratch, self.remaining)
+                method = f"{source.kind}:{source.name}"
+                return method, restored.snapshot.time, restored.failure
         raise SourceFailure(
             "no_restore_method", "no restore_command and no restic or borg backup source to restore"
         )
@@ -288,7 +282,7 @@ async def run_drill(
 
     Drill failures are in the result, never raised. ``settings`` defaults to
     ``service.drp.drill``; ``scratch_root`` to ``settings.scratch_dir`` or the system temp dir;
-    ``state_dir`` is the one given to :func:`drp.build_sources`.
+    ``state_dir`` is the one the agent gives its sources (:class:`drp.sources.SourceSettings`).
     """
     if settings is None:
         settings = service.drp.drill if service.drp else DrillSettings()
@@ -327,10 +321,9 @@ async def _steps(drill: _Drill, scratch: str, out: _Outcome) -> None:
     clock = drill.clock
     out.started = clock.now()
     t0 = clock.monotonic()
-    out.method, out.data_as_of, result, program = await drill.restore(scratch)
+    out.method, out.data_as_of, failure = await drill.restore(scratch)
     out.restore_seconds = clock.monotonic() - t0
-    if result.returncode != 0:
-        failure = _restore_failure(out.method, result, program)
+    if failure is not None:
         out.fail(failure.reason, failure.detail)
         return
     out.restored = True
@@ -352,11 +345,7 @@ async def _steps(drill: _Drill, scratch: str, out: _Outcome) -> None:
         out.detail += "; verify ok"
 
 
-def _restore_failure(method: str, result: CommandResult, program: str) -> SourceFailure:
-    if method.startswith("restic:"):
-        return restic_classify(result, program)
-    if method.startswith("borg:"):
-        return borg_classify(result, program)
+def _command_failure(result: CommandResult) -> SourceFailure:
     if result.timed_out:
         return SourceFailure("timeout", "restore_command did not finish within the drill timeout")
     tail = (result.stderr or result.stdout).decode("utf-8", "replace").strip()

@@ -37,7 +37,7 @@ from agent.config.models import FilesBackup
 from agent.core.clock import Clock, SystemClock
 from agent.core.durations import format_duration
 from agent.core.model import CLOCK_SKEW, BackupObservation
-from drp.sources import clip, failed, scrub
+from drp.sources import SourceSettings, clip, failed, scrub
 
 log = logging.getLogger(__name__)
 
@@ -205,6 +205,11 @@ class FilesSource:
         self._settle = settle
         self._skew = skew
         self._thread: threading.Thread | None = None
+
+    @classmethod
+    def from_config(cls, config: FilesBackup, name: str, settings: SourceSettings) -> FilesSource:
+        """The source for ``config`` (it runs no program and keeps no state on disk)."""
+        return cls(config, name, clock=settings.clock)
 
     async def check(self) -> BackupObservation:
         """Scan in a worker thread within the configured timeout; never raise.

@@ -14,36 +14,29 @@ remembered, so a repository costs one extra command per new backup, not per chec
 
 stderr is mapped to reasons from the messages restic 0.14–0.17 prints (and the exit codes 10,
 11, 12 that 0.17 added).
+
+A drill restores with ``restic restore <id> --target DIR`` (taking the lock).
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import os
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 from agent.config.models import ResticBackup
-from agent.core.clock import Clock, SystemClock
-from agent.core.model import BackupObservation
+from agent.core.clock import Clock
+from drp.repository import RepositorySource, byte_count
 from drp.sources import (
-    DEFAULT_RUNNER,
-    BinaryMissingError,
     CommandResult,
     CommandRunner,
     Snapshot,
     SourceFailure,
+    SourceSettings,
     child_env,
     clip,
-    failed,
-    observe_snapshot,
-    resolve_binary,
-    scrub,
 )
-
-log = logging.getLogger(__name__)
 
 _PASSWORD_VARS = ("RESTIC_PASSWORD", "RESTIC_PASSWORD_FILE", "RESTIC_PASSWORD_COMMAND")
 _REPO_VARS = ("RESTIC_REPOSITORY", "RESTIC_REPOSITORY_FILE")
@@ -76,20 +69,17 @@ def parse_time(text: object) -> datetime:
     return parsed.astimezone(UTC)
 
 
-def classify(result: CommandResult, program: str, secrets: tuple[str, ...] = ()) -> SourceFailure:
-    """Turn a failed restic run into a reason and a scrubbed one-line detail."""
-    if result.timed_out:
-        return SourceFailure("timeout", f"{program} did not finish within {result.seconds:.0f} s")
+def read_failure(result: CommandResult) -> tuple[str, str]:
+    """The reason of a failed restic run (stderr first, then 0.17's exit codes) and its stderr."""
     err = result.stderr.decode("utf-8", "replace")
     low = err.lower()
     reason = next((r for needle, r in _STDERR_REASONS if needle in low), None)
     if reason is None:
         reason = _EXIT_REASONS.get(result.returncode or 0, "command_failed")
-    detail = clip(scrub(f"{program} exit {result.returncode}: {err.strip()}", secrets))
-    return SourceFailure(reason, detail)
+    return reason, err
 
 
-class ResticSource:
+class ResticSource(RepositorySource[ResticBackup]):
     """Checks a :class:`~agent.config.models.ResticBackup` repository."""
 
     kind = "restic"
@@ -104,22 +94,21 @@ class ResticSource:
         with_size: bool = True,
         clock: Clock | None = None,
     ) -> None:
-        self.config = config
-        self.name = name
-        self._clock = clock or SystemClock()
-        self._runner = runner or DEFAULT_RUNNER
+        super().__init__(config, name, runner=runner, with_size=with_size, clock=clock)
         self._cache_dir = cache_dir
-        self._with_size = with_size
-        # (snapshot id, size or None when stats failed): one attempt per new snapshot
-        self._size_cache: tuple[str, int | None] | None = None
+
+    @classmethod
+    def from_config(cls, config: ResticBackup, name: str, settings: SourceSettings) -> ResticSource:
+        """The source for ``config``; restic's cache goes to ``<state_dir>/restic-cache``."""
+        cache = settings.state_dir / "restic-cache" if settings.state_dir else None
+        return cls(config, name, runner=settings.runner, cache_dir=cache, clock=settings.clock)
 
     # -- building the command -----------------------------------------------------------------
 
-    def environment(self) -> tuple[dict[str, str], tuple[str, ...]]:
-        """Child environment and the secret values to scrub; raise SourceFailure if unusable."""
+    def environment(self) -> dict[str, str]:
+        """Child environment with the repository and password; raise SourceFailure if unusable."""
         cfg = self.config
         overrides = {"RESTIC_REPOSITORY": cfg.repository}
-        secrets: tuple[str, ...] = ()
         remove: tuple[str, ...] = _REPO_VARS
         if cfg.password_file is not None:
             overrides["RESTIC_PASSWORD_FILE"] = str(cfg.password_file)
@@ -132,9 +121,16 @@ class ResticSource:
                     f"environment variable {cfg.password_env} (password_env) is not set",
                 )
             overrides["RESTIC_PASSWORD"] = value
-            secrets = (value,)
             remove += _PASSWORD_VARS
-        return child_env(overrides, remove=remove), secrets
+        return child_env(overrides, remove=remove)
+
+    def secrets(self) -> tuple[str, ...]:
+        """The password when it comes from ``password_env`` (a ``password_file`` wins over it)."""
+        cfg = self.config
+        if cfg.password_file is not None or cfg.password_env is None:
+            return ()
+        value = os.environ.get(cfg.password_env)
+        return (value,) if value else ()
 
     def argv(self, binary: str, *args: str) -> list[str]:
         """``restic <args>`` with the global flags we always want."""
@@ -157,67 +153,36 @@ class ResticSource:
             out += ["--path", path]
         return out
 
-    # -- checking -------------------------------------------------------------------------------
-
-    async def check(self) -> BackupObservation:
-        """Newest snapshot time (and size when cheap); never raise."""
-        try:
-            snap = await self.newest_snapshot(size=self._with_size)
-        except SourceFailure as exc:
-            return failed(self.name, exc.reason, exc.detail)
-        except Exception as exc:  # a bug must not stop the agent
-            log.exception("restic source %s failed", self.name)
-            return failed(self.name, "source_error", f"{type(exc).__name__}: {exc}")
-        return observe_snapshot(
-            self.name,
-            snap,
-            now=self._clock.now(),
-            label=f"snapshot {snap.id[:8]}",
-            size_wanted=self._with_size,
-        )
-
-    async def newest_snapshot(self, *, size: bool = False) -> Snapshot:
-        """The newest snapshot matching the filters; raise :class:`SourceFailure` otherwise."""
-        deadline = time.monotonic() + self.config.timeout.total_seconds()
-        try:
-            binary = resolve_binary(self.config.binary)
-        except BinaryMissingError as exc:
-            raise SourceFailure("binary_missing", str(exc)) from None
-        env, secrets = self.environment()
-        result = await self._run(self.argv(binary, "snapshots", "--json", *self.filters()), env)
-        if result.returncode != 0:
-            raise classify(result, "restic snapshots", secrets)
-        snap = parse_snapshots(result)
-        if not size or snap.size_bytes is not None:
-            return snap
-        if self._size_cache is not None and self._size_cache[0] == snap.id:
-            return Snapshot(snap.id, snap.time, self._size_cache[1])
-        remaining = deadline - time.monotonic()
-        if remaining < 1:
-            return snap
-        self._size_cache = (snap.id, None)
-        stats = await self._run(self.argv(binary, "stats", snap.id, "--json"), env, remaining)
-        try:
-            if stats.returncode != 0:
-                raise ValueError(classify(stats, "restic stats", secrets).detail)
-            total = json.loads(stats.stdout)["total_size"]
-            if not isinstance(total, int) or isinstance(total, bool) or total < 0:
-                raise ValueError(f"total_size is {total!r}")
-        except (ValueError, KeyError, TypeError) as exc:
-            log.info("restic source %s: size unknown: %s", self.name, scrub(str(exc), secrets))
-            return snap
-        self._size_cache = (snap.id, total)
-        return Snapshot(snap.id, snap.time, total)
-
-    async def _run(
-        self, argv: list[str], env: dict[str, str], limit: float | None = None
+    async def run(
+        self, *args: str, time_limit: float, cwd: str | os.PathLike[str] | None = None
     ) -> CommandResult:
-        try:
-            return await self._runner.run(
-                argv, env=env, time_limit=limit or self.config.timeout.total_seconds()
-            )
-        except BinaryMissingError as exc:
-            raise SourceFailure("binary_missing", str(exc)) from None
+        """Run ``restic <args>`` with the repository and password in the environment."""
+        binary = self._binary()
+        env = self.environment()
+        return await self._exec(self.argv(binary, *args), env=env, time_limit=time_limit, cwd=cwd)
+
+    def _read_failure(self, result: CommandResult) -> tuple[str, str]:
+        return read_failure(result)
+
+    # -- listing, sizing, restoring ---------------------------------------------------------
+
+    async def _newest(self, time_limit: float) -> Snapshot:
+        result = await self.run("snapshots", "--json", *self.filters(), time_limit=time_limit)
+        if result.returncode != 0:
+            raise self.failure(result, "restic snapshots")
+        return parse_snapshots(result)
+
+    async def _size(self, snap: Snapshot, time_limit: float) -> int:
+        stats = await self.run("stats", snap.id, "--json", time_limit=time_limit)
+        if stats.returncode != 0:
+            raise ValueError(self.failure(stats, "restic stats").detail)
+        return byte_count(json.loads(stats.stdout)["total_size"], "total_size")
+
+    def _label(self, snap: Snapshot) -> str:
+        return f"snapshot {snap.id[:8]}"
+
+    def _restore_args(self, snap: Snapshot, target: str) -> tuple[list[str], str | None]:
+        return ["restore", snap.id, "--target", target], None
 
 
 def parse_snapshots(result: CommandResult) -> Snapshot:

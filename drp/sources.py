@@ -1,4 +1,5 @@
-"""What every backup source returns, and the subprocess runner the repository sources share.
+"""What every backup source returns and offers (checking, and restoring for drills), and the
+subprocess runner the repository sources share.
 
 A backup source answers one question — *when did the newest good backup finish?* — and returns
 a frozen :class:`BackupObservation`. Like a probe, it never raises: a broken repository is data.
@@ -39,11 +40,13 @@ import shutil
 import signal
 import time
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from pathlib import Path
+from typing import Protocol, runtime_checkable
 
+from agent.core.clock import Clock
 from agent.core.model import CLOCK_SKEW, BackupObservation
 from agent.core.scrub import scrub_url
 
@@ -97,16 +100,51 @@ def failed(source: str, reason: str, detail: str) -> BackupObservation:
     return BackupObservation(source, False, None, None, reason, clip(detail))
 
 
+@dataclass(frozen=True)
+class SourceSettings:
+    """What a source takes from the agent besides its own configuration (see :mod:`drp.registry`)."""
+
+    clock: Clock | None = None  # default: the system clock
+    runner: CommandRunner | None = None  # default: :data:`DEFAULT_RUNNER`
+    #: e.g. ``<data_dir>/drp``, for restic's cache and borg's base dir; default: the user's home
+    state_dir: Path | None = None
+
+
 class BackupSource(Protocol):
     """One configured backup source, ready to be checked."""
 
     #: the ``source`` label (configured name or ``<type>-<index>``)
     name: str
-    #: files, restic or borg
+    #: the backup's ``type`` (its key in :data:`drp.registry.SOURCES`)
     kind: str
 
     async def check(self) -> BackupObservation:
         """Look once within the source's timeout; never raise."""
+        ...
+
+
+@dataclass(frozen=True)
+class Restored:
+    """The restore step of a drill: what was restored, and whether that worked."""
+
+    snapshot: Snapshot
+    failure: SourceFailure | None  # why the restore failed; None when it worked
+
+
+@runtime_checkable
+class Restorable(Protocol):
+    """A source a restore drill can restore from (:mod:`drp.drills`)."""
+
+    name: str
+    kind: str
+
+    def secrets(self) -> tuple[str, ...]:
+        """Password values that must never appear in a drill's detail."""
+        ...
+
+    async def restore(self, target: str, time_left: Callable[[], float]) -> Restored:
+        """Restore the newest backup into ``target``; raise :class:`SourceFailure` when there
+        is nothing to restore. ``time_left()`` gives the drill's remaining seconds."""
         ...
 
 

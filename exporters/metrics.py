@@ -25,7 +25,7 @@ import threading
 from collections.abc import Iterable, Mapping
 from typing import Any, TypedDict, Unpack
 
-from agent.config.katalog import all_settings
+from agent.config.katalog import all_settings, source_name
 from agent.config.models import Config
 from agent.core.pedoman import Classification, Group, Impact, priority
 from exporters.exposition import (
@@ -409,7 +409,7 @@ class MetricsCache:
                 continue
             if sub not in st.check_names:
                 self.remove_check(sid, sub)
-            if sub not in {b.name or f"{b.type}-{i}" for i, b in enumerate(st.service.backups)}:
+            if sub not in {source_name(b, i) for i, b in enumerate(st.service.backups)}:
                 self.remove_backup_source(sid, sub)
 
     # -- scraping ----------------------------------------------------------------------------

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+from agent.core.clock import Clock
 from agent.core.model import Outcome
 
 
@@ -56,10 +57,19 @@ class ProbeResult:
         return self.outcome is not Outcome.DOWN
 
 
+@dataclass(frozen=True)
+class ProbeSettings:
+    """What a probe takes from its service besides its own check (see :mod:`probes.registry`)."""
+
+    timeout: float  # seconds: the check's effective deadline
+    max_body_bytes: int  # ``defaults.max_body_bytes``; a check's own limit wins
+    clock: Clock
+
+
 class Probe(Protocol):
     """One configured check, ready to run."""
 
-    #: the ``type`` label (http, tcp, dns)
+    #: the check's ``type`` (its key in :data:`probes.registry.PROBES`)
     kind: str
 
     async def run(self) -> ProbeResult:

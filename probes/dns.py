@@ -33,9 +33,10 @@ import dns.rdatatype
 import dns.resolver
 
 from agent.config.models import DnsCheck
+from agent.core.addresses import split_host_port
 from agent.core.clock import Clock
 from agent.core.model import Outcome
-from probes.base import ProbeResult
+from probes.base import ProbeResult, ProbeSettings
 from probes.reasons import reason_for
 
 __all__ = ["RESOLVER_THREADS", "DnsProbe", "resolve_system"]
@@ -93,15 +94,20 @@ class DnsProbe:
         self._expected = {ipaddress.ip_address(a) for a in check.expect_addresses}
         self._resolver: dns.asyncresolver.Resolver | None = None
         if check.resolver is not None:
-            host, _, port = check.resolver.rpartition(":")
+            host, port = split_host_port(check.resolver)
             resolver = dns.asyncresolver.Resolver(configure=False)
-            resolver.nameservers = [host.strip("[]")]
-            resolver.port = int(port)
+            resolver.nameservers = [host]
+            resolver.port = port
             # One attempt per record type with the whole deadline: no retry storm.
             resolver.timeout = timeout
             resolver.lifetime = timeout
             resolver.cache = None
             self._resolver = resolver
+
+    @classmethod
+    def from_check(cls, check: DnsCheck, settings: ProbeSettings) -> DnsProbe:
+        """The probe for ``check``, on the system's ``getaddrinfo``."""
+        return cls(check, timeout=settings.timeout, clock=settings.clock)
 
     async def run(self) -> ProbeResult:
         """Resolve once; never raises."""

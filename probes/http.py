@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import functools
-import ipaddress
 import logging
 import re
 import socket
@@ -38,11 +37,12 @@ import httpx
 from cryptography import x509
 
 from agent.config.models import HttpCheck
+from agent.core.addresses import is_ip
 from agent.core.clock import Clock
 from agent.core.errors import ConfigError, ConfigProblem
 from agent.core.model import Outcome
 from agent.core.scrub import scrub_url
-from probes.base import ProbeResult
+from probes.base import ProbeResult, ProbeSettings
 from probes.dns import resolve_system
 from probes.reasons import reason_for
 
@@ -195,6 +195,13 @@ class HttpProbe:
             transport=transport,
         )
 
+    @classmethod
+    def from_check(cls, check: HttpCheck, settings: ProbeSettings) -> HttpProbe:
+        """The probe for ``check``; its own ``max_body_bytes`` wins over the default."""
+        own = check.max_body_bytes
+        limit = own if own is not None else settings.max_body_bytes
+        return cls(check, timeout=settings.timeout, max_body_bytes=limit, clock=settings.clock)
+
     async def run(self) -> ProbeResult:
         """Request once within the deadline and judge the answer; never raises."""
         started_at = self._clock.now()
@@ -337,7 +344,7 @@ class HttpProbe:
         try:
             async with asyncio.timeout(within):
                 address = host
-                if not _is_ip(host):
+                if not is_ip(host):
                     address = (await resolve_system(host, port, socket.AF_UNSPEC, within))[0]
                 _, writer = await asyncio.open_connection(
                     address, port, ssl=ssl_context(False, None), server_hostname=host
@@ -376,11 +383,3 @@ def _basic(username: str, password: str) -> str:
 def _read_secret(path: Path) -> str:
     """A secret file's content without the trailing newline editors add."""
     return path.read_text(encoding="utf-8").rstrip("\r\n")
-
-
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True

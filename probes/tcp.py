@@ -9,32 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import socket
 from datetime import datetime
 
 from agent.config.models import TcpCheck
+from agent.core.addresses import is_ip, split_host_port
 from agent.core.clock import Clock
 from agent.core.model import Outcome
-from probes.base import ProbeResult
+from probes.base import ProbeResult, ProbeSettings
 from probes.dns import resolve_system
 from probes.reasons import reason_for
 
-__all__ = ["TcpProbe", "split_host_port"]
-
-
-def split_host_port(address: str) -> tuple[str, int]:
-    """``"[::1]:80"`` → ``("::1", 80)``; ``"db:5432"`` → ``("db", 5432)``."""
-    host, _, port = address.rpartition(":")
-    return host.strip("[]"), int(port)
-
-
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
+__all__ = ["TcpProbe"]
 
 
 class TcpProbe:
@@ -47,6 +33,11 @@ class TcpProbe:
         self._host, self._port = split_host_port(check.address)
         self._timeout = timeout
         self._clock = clock
+
+    @classmethod
+    def from_check(cls, check: TcpCheck, settings: ProbeSettings) -> TcpProbe:
+        """The probe for ``check`` (no body: the default body limit does not apply)."""
+        return cls(check, timeout=settings.timeout, clock=settings.clock)
 
     async def run(self) -> ProbeResult:
         """Connect once; never raises."""
@@ -65,7 +56,7 @@ class TcpProbe:
         return ProbeResult(outcome=outcome, started_at=started_at, latency=latency, reason=reason)
 
     async def _connect(self) -> None:
-        if _is_ip(self._host):
+        if is_ip(self._host):
             addresses = [self._host]
         else:
             addresses = await resolve_system(

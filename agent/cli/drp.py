@@ -11,15 +11,16 @@ from zoneinfo import ZoneInfo
 import click
 
 from agent.cli.incident import open_store
-from agent.config.models import Config, PushBackup, Service
+from agent.config.katalog import source_name
+from agent.config.models import Config, Service
 from agent.core.clock import SystemClock
 from agent.core.errors import PantauError
 from agent.runtime.drills import drill_record
 from agent.store.database import Store
 from agent.store.records import BACKUP_OK, BackupRecord, BackupState
-from drp import source_name
 from drp.drills import DrillResult, manual_drill, run_drill
 from drp.push import PushError, parse_mark_time
+from drp.registry import is_pushed
 
 
 def find_service(config: Config, service_id: str) -> Service:
@@ -33,7 +34,7 @@ def find_service(config: Config, service_id: str) -> Service:
 def push_source(svc: Service) -> str:
     """Name of the service's push backup source."""
     for i, backup in enumerate(svc.backups):
-        if isinstance(backup, PushBackup):
+        if is_pushed(backup):
             return source_name(backup, i)
     raise PantauError(f"service {svc.id!r} has no `{{type: push}}` backup source to mark")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from agent.config.models import Check, Config, Service
+from agent.config.models import Backup, Check, Config, Service
 from agent.core.pedoman import DEFAULT_URGENCY, fulfilment_target
 
 
@@ -36,6 +36,11 @@ class ServiceSettings:
 def check_name(check: Check, index: int) -> str:
     """The ``check`` label: the configured name or ``<type>-<index>``."""
     return check.name or f"{check.type}-{index}"
+
+
+def source_name(backup: Backup, index: int) -> str:
+    """The ``source`` label of a backup: the configured name or ``<type>-<index>``, like checks."""
+    return backup.name or f"{backup.type}-{index}"
 
 
 def service_settings(config: Config, svc: Service) -> ServiceSettings:

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import re
 import socket
+from abc import abstractmethod
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -25,6 +27,7 @@ from pydantic import (
     WithJsonSchema,
 )
 
+from agent.core.addresses import split_host_port
 from agent.core.durations import format_duration, parse_duration
 from agent.core.pedoman import Classification, Group, Impact
 
@@ -76,9 +79,7 @@ def _check_zone(name: str) -> str:
 
 
 def _check_hostport(value: str) -> str:
-    host, sep, port = value.rpartition(":")
-    if not sep or not port.isdigit() or not 0 < int(port) < 65536 or not host:
-        raise ValueError("must be host:port, e.g. 127.0.0.1:9717 or [::1]:9717")
+    split_host_port(value)
     return value
 
 
@@ -194,10 +195,20 @@ class BasicAuth(Model):
 
 
 class CheckBase(Model):
+    """What every check kind has; a kind adds its ``type`` literal, its fields and its component.
+
+    A new kind also needs a probe registered under its ``type`` (:mod:`probes.registry`).
+    """
+
     name: Identifier | None = None  # the `check` label; default: "<type>-<index>"
     impact: ImpactField = Impact.MAJOR
     timeout: PositiveDuration | None = None
     degraded_latency: PositiveDuration | None = None
+
+    @property
+    @abstractmethod
+    def component(self) -> str:
+        """What the check watches, as a gangguan ticket names it (komponen terkait/terdampak)."""
 
 
 class HttpCheck(CheckBase):
@@ -219,12 +230,24 @@ class HttpCheck(CheckBase):
     bearer_token_file: PathField | None = None
     max_body_bytes: int | None = Field(None, ge=1)
 
+    @property
+    def component(self) -> str:
+        """Scheme, host, port and path: never credentials or a query string on a form."""
+        u = urlsplit(self.url)
+        host = f"[{u.hostname}]" if ":" in (u.hostname or "") else u.hostname
+        return f"{u.scheme}://{host}{f':{u.port}' if u.port else ''}{u.path}"
+
 
 class TcpCheck(CheckBase):
     """TCP connect within the timeout."""
 
     type: Literal["tcp"]
     address: HostPort
+
+    @property
+    def component(self) -> str:
+        """``tcp <host:port>``."""
+        return f"tcp {self.address}"
 
 
 class DnsCheck(CheckBase):
@@ -236,6 +259,11 @@ class DnsCheck(CheckBase):
     expect_addresses: list[str] = []
     #: ask this server (ip:port) instead of the system resolver
     resolver: HostPort | None = None
+
+    @property
+    def component(self) -> str:
+        """``dns <name>``."""
+        return f"dns {self.query}"
 
 
 Check = Annotated[HttpCheck | TcpCheck | DnsCheck, Field(discriminator="type")]

@@ -32,7 +32,6 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from agent.config.katalog import ServiceSettings
@@ -339,14 +338,7 @@ def _components(s: ServiceSettings, impact: Impact) -> tuple[str, ...]:
     for check in s.service.checks:
         if impact is Impact.MAJOR and check.impact is not Impact.MAJOR:
             continue  # a Mayor episode comes from the major checks
-        if check.type == "http":
-            u = urlsplit(check.url)  # never show credentials or query strings on a form
-            host = f"[{u.hostname}]" if ":" in (u.hostname or "") else u.hostname
-            out.append(f"{u.scheme}://{host}{f':{u.port}' if u.port else ''}{u.path}")
-        elif check.type == "tcp":
-            out.append(f"tcp {check.address}")
-        else:
-            out.append(f"dns {check.query}")
+        out.append(check.component)
     if s.service.host:
         out.append(f"host {s.service.host}")
     return tuple(out)

@@ -15,16 +15,17 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from agent.config.models import Config, PushBackup
+from agent.config.katalog import source_name
+from agent.config.models import Config
 from agent.core.clock import Clock
 from agent.core.model import BackupObservation
 from agent.engine.rpo import SourceState, merge, rpo_status
 from agent.store.database import Store
 from agent.store.records import BACKUP_OK, BackupRecord, BackupState
 from agent.store.writer import StoreWriter
-from drp import build_sources, source_name
 from drp.push import PushError, parse_push_body
-from drp.sources import BackupSource
+from drp.registry import build_source
+from drp.sources import BackupSource, SourceSettings
 from exporters.metrics import MetricsCache
 
 log = logging.getLogger("pantau.backups")
@@ -50,19 +51,16 @@ class BackupMonitor:
         jobs: dict[str, tuple[float, Job]] = {}
         wanted: set[tuple[str, str]] = set()
         self.push_sources = {}
+        settings = SourceSettings(clock=self.clock, state_dir=data_dir / "drp")
         for svc in config.services:
-            polled = [b for b in svc.backups if not isinstance(b, PushBackup)]
-            built = build_sources(polled, clock=self.clock, state_dir=data_dir / "drp")
-            names = [source_name(b, i) for i, b in enumerate(svc.backups)]
-            polled_names = [
-                n for n, b in zip(names, svc.backups, strict=True) if not isinstance(b, PushBackup)
-            ]
-            for name, backup in zip(names, svc.backups, strict=True):
-                wanted.add((svc.id, name))
-                if isinstance(backup, PushBackup):
-                    self.push_sources.setdefault(svc.id, name)
-            for name, backup, source in zip(polled_names, polled, built, strict=True):
+            for index, backup in enumerate(svc.backups):
+                name = source_name(backup, index)
                 key = (svc.id, name)
+                wanted.add(key)
+                source = build_source(backup, name, settings)
+                if source is None:  # fed by requests
+                    self.push_sources.setdefault(svc.id, name)
+                    continue
                 self.sources[key] = source
                 interval = (backup.interval or config.defaults.backup_interval).total_seconds()
                 jobs[f"_backup:{svc.id}:{name}"] = (interval, self._job(key))

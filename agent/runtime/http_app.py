@@ -25,6 +25,7 @@ from typing import Any, Protocol
 from aiohttp import web
 
 from agent.config.webconfig import WebConfig
+from agent.core.addresses import split_host_port
 from exporters.metrics import CONTENT_TYPE_OPENMETRICS, CONTENT_TYPE_TEXT, MetricsCache, negotiate
 
 log = logging.getLogger("pantau.http")
@@ -172,19 +173,13 @@ def build_app(view: AgentView) -> web.Application:
     return app
 
 
-def split_listen(listen: str) -> tuple[str, int]:
-    """``127.0.0.1:9717`` / ``[::1]:9717`` / ``0.0.0.0:9717`` → host and port."""
-    host, _, port = listen.rpartition(":")
-    return host.strip("[]"), int(port)
-
-
 async def start_server(
     view: AgentView, listen: str, ssl_context: ssl.SSLContext | None
 ) -> web.AppRunner:
     """Start serving; raise ``OSError`` when the address cannot be bound."""
     runner = web.AppRunner(build_app(view), access_log=None, handle_signals=False)
     await runner.setup()
-    host, port = split_listen(listen)
+    host, port = split_host_port(listen)
     site = web.TCPSite(runner, host, port, ssl_context=ssl_context, reuse_address=True)
     try:
         await site.start()

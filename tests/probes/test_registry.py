@@ -1,9 +1,9 @@
-"""``build_probe``: the right probe per check type, with effective timeout and body limit."""
+"""The probe registry: one probe per check ``type``, with effective timeout and body limit."""
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 from pydantic import TypeAdapter
@@ -13,10 +13,25 @@ from agent.core.clock import SystemClock
 from probes.base import Probe
 from probes.dns import DnsProbe
 from probes.http import HttpProbe
-from probes.registry import build_probe, effective_timeout
+from probes.registry import PROBES, build_probe, effective_timeout
 from probes.tcp import TcpProbe
 
 CHECK: TypeAdapter[Check] = TypeAdapter(Check)
+
+
+def _check_types() -> set[str]:
+    """The ``type`` literals of the ``Check`` discriminated union."""
+    union, _discriminator = get_args(Check)
+    return {get_args(m.model_fields["type"].annotation)[0] for m in get_args(union)}
+
+
+def test_every_check_type_has_a_probe_and_every_probe_a_check_type() -> None:
+    assert set(PROBES) == _check_types()
+
+
+@pytest.mark.parametrize("kind", sorted(PROBES))
+def test_each_probe_is_registered_under_its_own_kind(kind: str) -> None:
+    assert getattr(PROBES[kind], "kind", None) == kind
 
 
 def build(fields: dict[str, Any], timeout: float = 10.0) -> Probe:
