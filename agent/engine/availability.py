@@ -37,7 +37,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from agent.core.errors import ReportError
+from agent.core.errors import ReportRequestError
 from agent.core.model import State, StateInterval, Transition
 
 DEFAULT_ZONE = ZoneInfo("Asia/Jakarta")
@@ -67,7 +67,7 @@ def parse_period(text: str) -> tuple[int, int]:
     """Parse ``YYYY-MM`` (the ``--period`` option) into ``(year, month)``."""
     m = _PERIOD.match(text.strip())
     if not m or not 1 <= int(m.group(2)) <= 12 or int(m.group(1)) < 1970:
-        raise ReportError(f"invalid period {text!r}: use YYYY-MM, e.g. 2024-09")
+        raise ReportRequestError(f"invalid period {text!r}: use YYYY-MM, e.g. 2024-09")
     return int(m.group(1)), int(m.group(2))
 
 

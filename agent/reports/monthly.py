@@ -152,7 +152,7 @@ class MonthlyReporter:
         if not rs.enabled or local < scheduled:
             return None
         year, month = previous_period(self.clock.now(), zone)
-        if self.store.report_generated(f"{year:04d}-{month:02d}") is not None:
+        if self.store.reports.generated(f"{year:04d}-{month:02d}") is not None:
             return None
         return year, month
 
@@ -197,7 +197,7 @@ class MonthlyReporter:
         files = generate(
             self.store, config, year, month, self.clock.now(), self.output_dir(), formats=rs.formats
         )
-        if not self.store.mark_report(f"{year:04d}-{month:02d}", [str(f) for f in files]):
+        if not self.store.reports.mark(f"{year:04d}-{month:02d}", [str(f) for f in files]):
             log.warning("report %04d-%02d was already recorded", year, month)
         return files
 

@@ -59,7 +59,9 @@ def drill_record(result: DrillResult, kind: str) -> DrillRecord:
 def drill_times(store: Store, config: Config) -> dict[str, list[datetime]]:
     """Recorded drill start times per service with a DRP (call from a thread)."""
     return {
-        svc.id: [d.started_at for d in store.drills(svc.id)] for svc in config.services if svc.drp
+        svc.id: [d.started_at for d in store.drp.drills(svc.id)]
+        for svc in config.services
+        if svc.drp
     }
 
 

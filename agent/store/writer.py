@@ -187,7 +187,7 @@ class StoreWriter:
     ) -> None:
         """Queue one host reading (droppable under pressure)."""
         vals, fs = dict(values), dict(filesystems or {})
-        self.submit(WriteOp(OpKind.HOST_SAMPLE, lambda s: s.add_host_sample(host, at, vals, fs)))
+        self.submit(WriteOp(OpKind.HOST_SAMPLE, lambda s: s.hosts.add_sample(host, at, vals, fs)))
 
     def upsert_incident(
         self,
@@ -204,25 +204,27 @@ class StoreWriter:
         self.submit(
             WriteOp(
                 OpKind.INCIDENT,
-                lambda s: s.upsert_incident(id, service, start, end, impact, status, data),
+                lambda s: s.incidents.upsert(id, service, start, end, impact, status, data),
             )
         )
 
     def add_audit(self, incident_id: str, at: datetime, action: str, text: str = "") -> None:
         """Queue an audit line (after the incident's own upsert)."""
-        self.submit(WriteOp(OpKind.AUDIT, lambda s: s.add_audit(incident_id, at, action, text)))
+        self.submit(
+            WriteOp(OpKind.AUDIT, lambda s: s.incidents.add_audit(incident_id, at, action, text))
+        )
 
     def record_backup(self, backup: BackupRecord) -> None:
         """Queue a finished backup."""
-        self.submit(WriteOp(OpKind.BACKUP, lambda s: s.record_backup(backup)))
+        self.submit(WriteOp(OpKind.BACKUP, lambda s: s.drp.record_backup(backup)))
 
     def save_backup_state(self, state: BackupState) -> None:
         """Queue a backup-source state."""
-        self.submit(WriteOp(OpKind.BACKUP_STATE, lambda s: s.save_backup_state(state)))
+        self.submit(WriteOp(OpKind.BACKUP_STATE, lambda s: s.drp.save_backup_state(state)))
 
     def record_drill(self, drill: DrillRecord) -> None:
         """Queue a restore drill."""
-        self.submit(WriteOp(OpKind.DRILL, lambda s: s.record_drill(drill)))
+        self.submit(WriteOp(OpKind.DRILL, lambda s: s.drp.record_drill(drill)))
 
     # -- the thread ---------------------------------------------------------------------------
 

@@ -74,7 +74,7 @@ def listing(directory: Path) -> dict[str, int]:
 
 def generated(history: History) -> Any:
     with history.open_store() as store:
-        return store.report_generated("2024-09")
+        return store.reports.generated("2024-09")
 
 
 def test_nothing_is_written_before_the_scheduled_day_and_time(
