@@ -273,3 +273,30 @@ def test_a_second_connection_reads_what_the_first_committed(store: Store, tmp_pa
     with Store.open_file(store.path) as reader:
         assert reader.transitions("a", at(0)) == [Transition("a", at(0), State.UP)]
         assert reader.integrity_check() == []
+
+
+def test_the_table_families_share_the_stores_connection_and_transaction(store: Store) -> None:
+    """``store.hosts``, ``.incidents``, ``.reports`` and ``.drp`` write through the store's own
+    connection: a failure anywhere in one :meth:`Store.transaction` undoes all of them."""
+
+    def every_family_then_fail() -> None:
+        with store.transaction():
+            store.append_rounds([make_round("a", at(0))])
+            store.hosts.add_sample("local", at(0), {"cpu": 0.5})
+            store.incidents.upsert("G-2024-09-0001", "a", at(0), None, "mayor", "open", {})
+            store.reports.mark("2024-09", ["a.pdf"])
+            store.drp.record_backup(BackupRecord("a", "push", at(0), "ok", "push"))
+            raise RuntimeError("the batch fails after every family wrote")
+
+    with pytest.raises(RuntimeError):
+        every_family_then_fail()
+    assert store.rounds("a", at(0), at(1)) == []
+    assert store.hosts.keys("local") == []
+    assert store.incidents.overlapping() == []
+    assert store.reports.generated("2024-09") is None
+    assert store.drp.backups("a") == []
+    with store.transaction():
+        store.hosts.add_sample("local", at(0), {"cpu": 0.5})
+        store.drp.record_backup(BackupRecord("a", "push", at(0), "ok", "push"))
+    assert store.hosts.keys("local") == ["cpu"]
+    assert [b.finished_at for b in store.drp.backups("a")] == [at(0)]
