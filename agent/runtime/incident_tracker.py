@@ -25,7 +25,8 @@ from agent.engine.availability import period_of, previous_months
 from agent.engine.episodes import episodes_from_transitions
 from agent.engine.incidents import AuditEntry, Gangguan, IncidentSettings, Status, sync_incidents
 from agent.store.database import Store
-from agent.store.writer import OpKind, StoreWriter, WriteOp
+from agent.store.queue import OpKind, WriteOp
+from agent.store.writer import StoreWriter
 
 log = logging.getLogger("pantau.incidents")
 

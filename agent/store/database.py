@@ -20,9 +20,9 @@ incidents, backups and drills for ``long_retention`` (400 days ≥ 13 months), a
 transition / successful backup / drill of each service is kept even beyond that, so the state
 at any instant and the backup age are always known.
 
-A :class:`Store` serialises its own use with a lock, so it may be shared between threads, but
-the agent writes only through :class:`~agent.store.writer.StoreWriter` (one writer thread, its
-own connection) and reads through a second :class:`Store`.
+A :class:`Store` serialises its own use with a lock, so it may be shared between threads. The
+agent writes through :class:`~agent.store.writer.StoreWriter` (one writer thread, its own
+connection), and reads and runs the daily retention through a second :class:`Store`.
 """
 
 from __future__ import annotations

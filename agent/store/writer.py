@@ -17,7 +17,8 @@
   backups and drills are never dropped; machine-state saves coalesce into one pending op.
 - :meth:`StoreWriter.flush` and :meth:`StoreWriter.close` drain the queue (SIGTERM).
 
-Counters are plain attributes, read by the metrics layer at scrape time.
+Counters are plain attributes; the agent reads them every few seconds and adds what they
+grew by to its metrics (:mod:`agent.runtime.views`).
 """
 
 from __future__ import annotations
@@ -37,8 +38,6 @@ from agent.core.model import Round, Transition
 from agent.store.database import Store
 from agent.store.queue import OpKind, WriteOp, WriteQueue, states_op
 from agent.store.records import BackupRecord, BackupState, DrillRecord, FsUsage
-
-__all__ = ["OpKind", "StoreWriter", "WriteOp"]
 
 log = logging.getLogger("pantau.store")
 

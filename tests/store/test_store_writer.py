@@ -13,8 +13,9 @@ import pytest
 from agent.core.errors import StoreError
 from agent.core.model import State, Transition
 from agent.store.database import Store
+from agent.store.queue import OpKind, WriteOp
 from agent.store.records import BackupRecord, BackupState, DrillRecord, FsUsage
-from agent.store.writer import OpKind, StoreWriter, WriteOp
+from agent.store.writer import StoreWriter
 from tests.fakes import FakeClock
 from tests.store.conftest import at, make_round
 
