@@ -57,10 +57,7 @@ def run_due(history: History, clock: FakeClock) -> list[Path]:
         with history.open_store(clock) as store:
             reporter = MonthlyReporter(store, clock)
             reporter.configure(history.config)
-            try:
-                return await reporter.run_due()
-            finally:
-                reporter.shutdown()
+            return await reporter.run_due()
 
     return asyncio.run(life())
 
