@@ -2,17 +2,17 @@
 
 Layout of the store package::
 
-    schema.py     connection settings, corruption handling, migrations
-    records.py    record types returned by the API; time and JSON encoding
-    base.py       the connection, lock and transactions every part shares
-    database.py   this file: the Store (rounds, transitions, machine state, retention), which
-                  holds one object per table family:
-    hosts.py        store.hosts      5-minute host aggregates (avg / p95 / max)
-    incidents.py    store.incidents  gangguan tickets and their audit trail
-    reports.py      store.reports    monthly reports already written
-    drp.py          store.drp        backups, backup-source state, restore drills
-    queue.py      the writer's bounded queue and its drop policy
-    writer.py     the single writer thread the agent feeds through that queue
+    schema.py      connection settings, corruption handling, migrations
+    records.py     record types returned by the API; time and JSON encoding
+    base.py        the connection, lock and transactions that every part below shares
+    database.py    this file: the Store (rounds, transitions, machine state, retention),
+                   which holds one object per table family over that connection:
+      hosts.py       store.hosts       5-minute host aggregates (avg / p95 / max)
+      incidents.py   store.incidents   gangguan tickets and their audit trail
+      reports.py     store.reports     the monthly reports already written
+      drp.py         store.drp         backups, backup-source state, restore drills
+    queue.py       the writer's bounded queue and its drop policy
+    writer.py      the single writer thread the agent feeds through that queue
 
 All times are stored as integer epoch milliseconds UTC and come back as aware UTC datetimes.
 Raw rounds are kept for ``raw_retention`` (35 days by default); transitions, host aggregates,
