@@ -223,13 +223,13 @@ def build(data_dir: Path, config: Config, seed: int) -> dict[str, float]:
                 day = start + timedelta(hours=19, minutes=rng.randint(0, 59))  # ~02:00 WIB
                 while day < end:
                     status = "failed" if rng.random() < 0.02 else "ok"
-                    store.record_backup(BackupRecord(sid, "push-0", day, status, "push"))
+                    store.drp.record_backup(BackupRecord(sid, "push-0", day, status, "push"))
                     day += timedelta(days=1)
                     n_backups += 1
                 for q in range(0, 13, 3):
                     at = start + timedelta(days=30 * q + rng.uniform(0, 25))
                     restored = at + timedelta(minutes=rng.randint(30, 300))
-                    store.record_drill(
+                    store.drp.record_drill(
                         DrillRecord(sid, at, restored, at - timedelta(hours=6), "manual", True, {})
                     )
         figures |= {"backups": n_backups, "t_backups": time.monotonic() - t0}
@@ -247,7 +247,7 @@ def build(data_dir: Path, config: Config, seed: int) -> dict[str, float]:
                         hour = at.astimezone(WIB).hour
                         busy = 0.35 if 8 <= hour < 16 else 0.0
                         used = [used[0] + rng.randint(0, 2_000_000), used[1] + 4_000_000]
-                        store.add_host_sample(
+                        store.hosts.add_sample(
                             host.id,
                             at,
                             {

@@ -132,7 +132,7 @@ def bench_month_service(path: Path) -> None:
             for b in range(MONTH_BUCKETS):
                 at = T0 + timedelta(minutes=5 * b)
                 values = {key: 0.1 + (b % 97) / 200 for key in HOST_KEYS}
-                store.add_host_sample("local", at, values, {"/": FsUsage(b * 1000, 10**10)})
+                store.hosts.add_sample("local", at, values, {"/": FsUsage(b * 1000, 10**10)})
         checkpoint(path)
         per_host_month = db_bytes(path) - size0
         print(f"transitions: {per_transition:.0f} B each")
@@ -145,8 +145,8 @@ def bench_month_service(path: Path) -> None:
         for label, call in (
             ("rounds(month)", lambda: len(store.rounds("month", T0, end))),
             ("transitions(month)", lambda: len(store.transitions("month", T0, end))),
-            ("host_summary(cpu, month)", lambda: store.host_summary("local", "cpu", T0, end)),
-            ("host_series(month, all keys)", lambda: len(store.host_series("local", T0, end))),
+            ("host_summary(cpu, month)", lambda: store.hosts.summary("local", "cpu", T0, end)),
+            ("host_series(month, all keys)", lambda: len(store.hosts.series("local", T0, end))),
         ):
             started = time.monotonic()
             result = call()

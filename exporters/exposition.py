@@ -133,6 +133,9 @@ FAMILIES: tuple[Family, ...] = (
        "Failed writes or reads of the SQLite store.", "agent"),
     _f("pantau_storage_dropped_total", "counter", "",
        "Records dropped because the store could not keep up.", "agent"),
+    _f("pantau_storage_corruptions_total", "counter", "",
+       "Damaged store files moved aside at start (the time they covered reads as no data).",
+       "agent"),
     _f("pantau_clock_jumps_total", "counter", "",
        "Wall-clock jumps detected (wall and monotonic clocks disagreed).", "agent"),
 )  # fmt: skip

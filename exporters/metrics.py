@@ -351,6 +351,7 @@ class MetricsCache:
                 if value is not None:
                     self._put_value(family, (), "", value)
             for counter in ("pantau_storage_errors_total", "pantau_storage_dropped_total",
+                            "pantau_storage_corruptions_total",
                             "pantau_clock_jumps_total"):  # fmt: skip
                 self._add(counter, (), "", 0)
 
@@ -363,6 +364,11 @@ class MetricsCache:
         """Count records dropped because the store could not keep up (FAULTS 12)."""
         with self._lock:
             self._add("pantau_storage_dropped_total", (), "", amount)
+
+    def inc_storage_corruptions(self, amount: int = 1) -> None:
+        """Count damaged store files moved aside at start (FAULTS 13)."""
+        with self._lock:
+            self._add("pantau_storage_corruptions_total", (), "", amount)
 
     def inc_clock_jumps(self, amount: int = 1) -> None:
         """Count detected wall-clock jumps (FAULTS 20, 21)."""

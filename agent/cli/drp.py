@@ -3,23 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-import sys
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import click
 
-from agent.cli.incident import open_store
+from agent.cli.store import open_store
 from agent.config.katalog import source_name
 from agent.config.models import Config, Service
 from agent.core.clock import SystemClock
-from agent.core.errors import PantauError
+from agent.core.errors import EXIT_FAILED, EXIT_OK, UsageError
 from agent.runtime.drills import drill_record
-from agent.store.database import Store
 from agent.store.records import BACKUP_OK, BackupRecord, BackupState
 from drp.drills import DrillResult, manual_drill, run_drill
-from drp.push import PushError, parse_mark_time
+from drp.push import parse_mark_time
 from drp.registry import is_pushed
 
 
@@ -28,7 +26,7 @@ def find_service(config: Config, service_id: str) -> Service:
     for svc in config.services:
         if svc.id == service_id:
             return svc
-    raise PantauError(f"unknown service {service_id!r} (see `pantau check`)")
+    raise UsageError(f"unknown service {service_id!r} (see `pantau check`)")
 
 
 def push_source(svc: Service) -> str:
@@ -36,7 +34,7 @@ def push_source(svc: Service) -> str:
     for i, backup in enumerate(svc.backups):
         if is_pushed(backup):
             return source_name(backup, i)
-    raise PantauError(f"service {svc.id!r} has no `{{type: push}}` backup source to mark")
+    raise UsageError(f"service {svc.id!r} has no `{{type: push}}` backup source to mark")
 
 
 def mark_backup(
@@ -46,19 +44,12 @@ def mark_backup(
     svc = find_service(config, service_id)
     source = push_source(svc)
     now = SystemClock().now()
-    try:
-        at = (
-            now
-            if at_text is None
-            else parse_mark_time(at_text, now=now, zone=ZoneInfo(config.agent.timezone))
-        )
-    except PushError as exc:
-        raise PantauError(exc.message) from None
+    zone = ZoneInfo(config.agent.timezone)
+    at = now if at_text is None else parse_mark_time(at_text, now=now, zone=zone)
     record = BackupRecord(svc.id, source, at, BACKUP_OK, "mark", size)
-    store: Store
-    with open_or_create(config) as store, store.transaction():
-        store.record_backup(record)
-        previous = {(s.service, s.source): s for s in store.load_backup_state(svc.id)}.get(
+    with open_store(config, create=True) as store, store.transaction():
+        store.drp.record_backup(record)
+        previous = {(s.service, s.source): s for s in store.drp.load_backup_state(svc.id)}.get(
             (svc.id, source)
         )
         newest = (
@@ -66,16 +57,8 @@ def mark_backup(
             if previous is None or previous.last_success_at is None
             else max(at, previous.last_success_at)
         )
-        store.save_backup_state(BackupState(svc.id, source, newest, "", now))
+        store.drp.save_backup_state(BackupState(svc.id, source, newest, "", now))
     return record
-
-
-def open_or_create(config: Config) -> Store:
-    """The store, created when the agent has not run yet (a mark may come first)."""
-    db = Path(config.agent.data_dir) / "pantau.db"
-    if db.exists():
-        return open_store(config)
-    return Store.open(Path(config.agent.data_dir))
 
 
 def run_drill_now(config: Config, service_id: str) -> DrillResult:
@@ -83,8 +66,8 @@ def run_drill_now(config: Config, service_id: str) -> DrillResult:
     svc = find_service(config, service_id)
     state_dir = Path(config.agent.data_dir) / "drp"
     result = asyncio.run(run_drill(svc, clock=SystemClock(), state_dir=state_dir))
-    with open_or_create(config) as store:
-        store.record_drill(drill_record(result, "automated"))
+    with open_store(config, create=True) as store:
+        store.drp.record_drill(drill_record(result, "automated"))
     return result
 
 
@@ -99,7 +82,7 @@ def record_manual_drill(
         try:
             value = datetime.fromisoformat(text)
         except ValueError:
-            raise PantauError(f"{what}: not an ISO 8601 time: {text!r}") from None
+            raise UsageError(f"{what}: not an ISO 8601 time: {text!r}") from None
         return value if value.tzinfo else value.replace(tzinfo=zone)
 
     try:
@@ -113,14 +96,14 @@ def record_manual_drill(
             detail=note,
         )
     except ValueError as exc:
-        raise PantauError(str(exc)) from None
-    with open_or_create(config) as store:
-        store.record_drill(drill_record(result, "manual"))
+        raise UsageError(str(exc)) from None
+    with open_store(config, create=True) as store:
+        store.drp.record_drill(drill_record(result, "manual"))
     return result
 
 
-def print_drill(result: DrillResult) -> None:
-    """Summarise a drill on the terminal; exit 1 when it failed or missed RTO/RPO."""
+def print_drill(result: DrillResult) -> int:
+    """Summarise a drill on the terminal; the exit status: 1 when it failed or missed RTO/RPO."""
 
     def verdict(ok: bool | None) -> str:
         return "–" if ok is None else ("memenuhi" if ok else "TIDAK memenuhi")
@@ -138,5 +121,5 @@ def print_drill(result: DrillResult) -> None:
         )
     if result.detail:
         click.echo(f"  {result.detail}")
-    if not result.ok or result.rto_met is False or result.rpo_met is False:
-        sys.exit(1)
+    failed = not result.ok or result.rto_met is False or result.rpo_met is False
+    return EXIT_FAILED if failed else EXIT_OK

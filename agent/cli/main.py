@@ -1,25 +1,25 @@
-"""The ``pantau`` command line (SPEC §5).
+"""The ``pantau`` command line (SPEC §5), and its one error boundary.
 
-Exit codes: 0 ok, 1 a check or target failed, 2 usage or configuration error.
+Exit codes: 0 ok, 1 a check or target failed (or no data), 2 usage or configuration error.
+A command either returns its exit status (a down service or a failed drill is a result, not
+an error) or raises a :class:`~agent.core.errors.PantauError`; :class:`PantauGroup` prints
+``pantau: <message>`` and exits with the error's own code (the tree is drawn in
+:mod:`agent.core.errors`).
 """
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, Literal, TypeVar
 
 import click
 
 from agent import __version__
 from agent.config.loader import load_config
-from agent.config.models import Config
-from agent.core.errors import ConfigError, PantauError
+from agent.core.errors import EXIT_FAILED, EXIT_OK, PantauError, UsageError
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
 def config_option(func: F) -> F:
@@ -35,25 +35,20 @@ def config_option(func: F) -> F:
     )(func)
 
 
-def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
-    """Print an error to stderr and exit."""
-    click.echo(f"pantau: {message}", err=True)
-    sys.exit(code)
+class PantauGroup(click.Group):
+    """The ``pantau`` group: every command of the tree runs inside :meth:`invoke`."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the command; exit with the status it returned or the code of what it raised."""
+        try:
+            status = super().invoke(ctx)
+        except PantauError as exc:
+            click.echo(f"pantau: {exc.describe()}", err=True)
+            ctx.exit(exc.exit_code)
+        ctx.exit(status or EXIT_OK)
 
 
-def load_or_exit(path: Path) -> Config:
-    """Load the configuration or print every problem and exit 2."""
-    try:
-        return load_config(path)
-    except ConfigError as exc:
-        n = len(exc.problems)
-        click.echo(f"pantau: {n} problem{'s' if n != 1 else ''} in the configuration:", err=True)
-        for problem in exc.problems:
-            click.echo(f"  {problem}", err=True)
-        sys.exit(EXIT_USAGE)
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=PantauGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="pantau")
 def main() -> None:
     """pantau — uptime and disaster-recovery monitoring of Layanan SPBE."""
@@ -65,7 +60,7 @@ def check(config_path: Path) -> None:
     """Validate the configuration and print a summary of the katalog."""
     from agent.reports.summary import summary_lines
 
-    config = load_or_exit(config_path)
+    config = load_config(config_path)
     for line in summary_lines(config, str(config_path)):
         click.echo(line)
 
@@ -78,33 +73,33 @@ def check(config_path: Path) -> None:
     show_default=True,
     type=click.Choice(["debug", "info", "warning", "error"]),
 )
-def run(config_path: Path, log_level: str) -> None:
+def run(config_path: Path, log_level: str) -> int:
     """Run the agent: probes, store, HTTP endpoint (SIGHUP reloads, SIGTERM stops)."""
     from agent.runtime.logs import setup_logging
     from agent.runtime.runner import run_agent
 
     setup_logging(log_level)
-    config = load_or_exit(config_path)  # every problem is printed before anything starts
-    sys.exit(run_agent(config_path, config))
+    config = load_config(config_path)  # every problem is printed before anything starts
+    return run_agent(config_path, config)
 
 
 @main.command()
 @config_option
 @click.argument("services", nargs=-1)
-def probe(config_path: Path, services: tuple[str, ...]) -> None:
+def probe(config_path: Path, services: tuple[str, ...]) -> int:
     """Run one round of SERVICE... (default: all) now and print the results."""
     import asyncio
 
     from agent.cli.probe import probe_table
 
-    config = load_or_exit(config_path)
+    config = load_config(config_path)
     unknown = [s for s in services if s not in {svc.id for svc in config.services}]
     if unknown:
-        fail(f"unknown service(s): {', '.join(unknown)} (see `pantau check`)")
+        raise UsageError(f"unknown service(s): {', '.join(unknown)} (see `pantau check`)")
     lines, any_down = asyncio.run(probe_table(config, list(services)))
     for line in lines:
         click.echo(line)
-    sys.exit(EXIT_FAILED if any_down else EXIT_OK)
+    return EXIT_FAILED if any_down else EXIT_OK
 
 
 @main.command()
@@ -114,17 +109,12 @@ def status(config_path: Path, as_json: bool) -> None:
     """Current state, month-to-date availability and open gangguan, from the store."""
     import json
 
+    from agent.cli.store import open_store
     from agent.core.clock import SystemClock
     from agent.reports.status import status_document
-    from agent.store.database import Store
 
-    config = load_or_exit(config_path)
-    db = Path(config.agent.data_dir) / "pantau.db"
-    if not db.exists():
-        fail(
-            f"no store at {db}: has `pantau run` been started with this configuration?", EXIT_FAILED
-        )
-    with Store.open(Path(config.agent.data_dir), quick_check=False, recover_corrupt=False) as store:
+    config = load_config(config_path)
+    with open_store(config) as store:
         doc = status_document(store, config, SystemClock().now())
     if as_json:
         click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
@@ -144,7 +134,7 @@ def rules(config_path: Path, job: str) -> None:
     """Print Prometheus recording and alerting rules (promtool-valid YAML)."""
     from exporters.rules import render_rules
 
-    click.echo(render_rules(load_or_exit(config_path), job=job), nl=False)
+    click.echo(render_rules(load_config(config_path), job=job), nl=False)
 
 
 @main.command()
@@ -153,7 +143,7 @@ def dashboard(config_path: Path) -> None:
     """Print the Grafana dashboard JSON."""
     from exporters.dashboard import render_dashboard
 
-    click.echo(render_dashboard(load_or_exit(config_path)), nl=False)
+    click.echo(render_dashboard(load_config(config_path)), nl=False)
 
 
 @main.command()
@@ -175,7 +165,7 @@ def incidents(config_path: Path, period: str, csv_path: Path | None, excel: bool
     from agent.cli.incident import month_tickets, tickets_table
     from agent.core.clock import SystemClock
 
-    config = load_or_exit(config_path)
+    config = load_config(config_path)
     zone = ZoneInfo(config.agent.timezone)
     now = SystemClock().now()
     tickets = month_tickets(config, period)
@@ -204,47 +194,31 @@ def incident() -> None:
     """Handle one gangguan ticket: ack, note, cause, close, reclassify."""
 
 
-@incident.command("ack")
-@config_option
-@click.argument("ticket")
-@click.argument("text", required=False, default="")
-def incident_ack(config_path: Path, ticket: str, text: str) -> None:
-    """Acknowledge TICKET (the response time is ack − start); TEXT is an optional note."""
-    from agent.cli.incident import run_action
+def _ticket_command(name: str, help: str, text: Literal["required", "optional", "none"]) -> None:
+    """Add ``pantau incident NAME TICKET [TEXT]``: one operator action on a ticket."""
 
-    run_action(load_or_exit(config_path), ticket, "ack", text)
+    def command(config_path: Path, ticket: str, text: str = "") -> None:
+        _ticket_action(config_path, ticket, name, text)
 
-
-@incident.command("note")
-@config_option
-@click.argument("ticket")
-@click.argument("text")
-def incident_note(config_path: Path, ticket: str, text: str) -> None:
-    """Add a note to TICKET."""
-    from agent.cli.incident import run_action
-
-    run_action(load_or_exit(config_path), ticket, "note", text)
+    if text == "required":
+        command = click.argument("text")(command)
+    elif text == "optional":
+        command = click.argument("text", required=False, default="")(command)
+    incident.command(name, help=help)(config_option(click.argument("ticket")(command)))
 
 
-@incident.command("cause")
-@config_option
-@click.argument("ticket")
-@click.argument("text")
-def incident_cause(config_path: Path, ticket: str, text: str) -> None:
-    """Record the cause (Penyebab) of TICKET; it appears in the monthly report."""
-    from agent.cli.incident import run_action
-
-    run_action(load_or_exit(config_path), ticket, "cause", text)
-
-
-@incident.command("close")
-@config_option
-@click.argument("ticket")
-def incident_close(config_path: Path, ticket: str) -> None:
-    """Close TICKET after its recovery was verified."""
-    from agent.cli.incident import run_action
-
-    run_action(load_or_exit(config_path), ticket, "close", "")
+_ticket_command(
+    "ack",
+    "Acknowledge TICKET (the response time is ack − start); TEXT is an optional note.",
+    "optional",
+)
+_ticket_command("note", "Add a note to TICKET.", "required")
+_ticket_command(
+    "cause",
+    "Record the cause (Penyebab) of TICKET; it appears in the monthly report.",
+    "required",
+)
+_ticket_command("close", "Close TICKET after its recovery was verified.", "none")
 
 
 @incident.command("reclassify")
@@ -254,9 +228,14 @@ def incident_close(config_path: Path, ticket: str) -> None:
 @click.option("--reason", required=True, help="Why (kept in the audit trail and the report).")
 def incident_reclassify(config_path: Path, ticket: str, as_: str, reason: str) -> None:
     """Count TICKET's time as maintenance or as up (false positive); audited."""
-    from agent.cli.incident import run_action
+    _ticket_action(config_path, ticket, "reclassify", reason, as_)
 
-    run_action(load_or_exit(config_path), ticket, "reclassify", reason, as_)
+
+def _ticket_action(config_path: Path, ticket: str, action: str, text: str, as_: str = "") -> None:
+    from agent.cli.incident import apply_action
+
+    g = apply_action(load_config(config_path), ticket, action, text, as_)
+    click.echo(f"{g.id}: {action} recorded — status {g.status.value}")
 
 
 @main.command()
@@ -306,15 +285,10 @@ def report(
     scrapes; the options may also come from PANTAU_PROM_USERNAME, PANTAU_PROM_PASSWORD_FILE,
     PANTAU_PROM_BEARER_TOKEN_FILE, PANTAU_PROM_CA_FILE and PANTAU_PROM_STEP.
     """
-    from agent.cli.report import run_report
+    from agent.cli.report import report_formats, run_report
 
-    config = load_or_exit(config_path)
-    chosen = [f.strip() for f in formats.split(",") if f.strip()]
-    bad = [f for f in chosen if f not in ("csv", "pdf")]
-    if bad or not chosen:
-        fail(f"--format: expected csv, pdf or csv,pdf, not {formats!r}")
-    if source == "prometheus" and not prometheus_url:
-        fail("--source prometheus needs --prometheus-url URL")
+    config = load_config(config_path)
+    chosen = report_formats(formats)
     prom = {
         "username": prometheus_user,
         "password_file": prometheus_password_file,
@@ -322,7 +296,11 @@ def report(
         "ca_file": prometheus_ca_file,
         "step": step,
     }
-    run_report(config, period, chosen, out_dir, list(services), excel, source, prometheus_url, prom)
+    files = run_report(
+        config, period, chosen, out_dir, list(services), excel, source, prometheus_url, prom
+    )
+    for f in files:
+        click.echo(str(f))
 
 
 @main.group()
@@ -339,7 +317,7 @@ def backup_mark(config_path: Path, service: str, at_text: str | None, size: int 
     """Record a finished backup of SERVICE (its push source), for scripts without HTTP."""
     from agent.cli.drp import mark_backup
 
-    record = mark_backup(load_or_exit(config_path), service, at_text, size)
+    record = mark_backup(load_config(config_path), service, at_text, size)
     click.echo(
         f"{record.service}/{record.source}: backup at {record.finished_at.isoformat()} recorded"
     )
@@ -353,11 +331,11 @@ def drill() -> None:
 @drill.command("run")
 @config_option
 @click.argument("service")
-def drill_run(config_path: Path, service: str) -> None:
+def drill_run(config_path: Path, service: str) -> int:
     """Restore SERVICE's newest snapshot into a scratch dir, verify, record (exit 1 on failure)."""
     from agent.cli.drp import print_drill, run_drill_now
 
-    print_drill(run_drill_now(load_or_exit(config_path), service))
+    return print_drill(run_drill_now(load_config(config_path), service))
 
 
 @drill.command("record")
@@ -369,18 +347,14 @@ def drill_run(config_path: Path, service: str) -> None:
 @click.option("--note", default="", help="Free text kept with the drill.")
 def drill_record(
     config_path: Path, service: str, started: str, restored: str, data_as_of: str | None, note: str
-) -> None:
+) -> int:
     """Record a restore drill done by hand."""
     from agent.cli.drp import print_drill, record_manual_drill
 
-    print_drill(
-        record_manual_drill(load_or_exit(config_path), service, started, restored, data_as_of, note)
-    )
+    config = load_config(config_path)
+    return print_drill(record_manual_drill(config, service, started, restored, data_as_of, note))
 
 
 def run_cli() -> None:
-    """Entry point that turns unexpected pantau errors into exit code 2 with a message."""
-    try:
-        main(standalone_mode=True)
-    except PantauError as exc:
-        fail(str(exc))
+    """The ``pantau`` console script (and ``python -m agent``)."""
+    main()

@@ -3,20 +3,32 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import sys
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
 import click
 
-from agent.cli.incident import open_store
+from agent.cli.store import open_store
 from agent.config.models import Config
 from agent.core.clock import SystemClock
 from agent.core.durations import parse_duration
-from agent.core.errors import ReportError
+from agent.core.errors import ReportError, UsageError
 from agent.core.periods import parse_period
 from agent.reports.fleet.client import PromAuth, auth_from_env, load_auth
 from agent.reports.monthly import generate
+
+FORMATS = ("csv", "pdf")
+
+
+def report_formats(formats: str) -> list[str]:
+    """``--format``: ``csv``, ``pdf`` or both, comma-separated."""
+    chosen = [f.strip() for f in formats.split(",") if f.strip()]
+    if not chosen or any(f not in FORMATS for f in chosen):
+        raise UsageError(f"--format: expected csv, pdf or csv,pdf, not {formats!r}")
+    return chosen
 
 
 def run_report(
@@ -29,92 +41,75 @@ def run_report(
     source: str,
     prometheus_url: str | None,
     prom: dict[str, str | None] | None = None,
-) -> None:
-    """Write the files, with a progress bar on a terminal; exit 2 on a bad period, 1 on no data."""
+) -> list[Path]:
+    """Write the files, with a progress bar on a terminal; return them.
+
+    The period and the Prometheus options are checked before anything is fetched: a wrong
+    one is a :class:`UsageError` naming the option.
+    """
+    if source == "prometheus" and not prometheus_url:
+        raise UsageError("--source prometheus needs --prometheus-url URL")
     try:
         year, month = parse_period(period)
     except ReportError as exc:
-        click.echo(f"pantau: --period: {exc}", err=True)
-        sys.exit(2)
-    auth, step = None, None
-    if source == "prometheus":
-        try:
+        raise UsageError(f"--period: {exc}") from None
+    write: Callable[..., list[Path]]
+    with contextlib.ExitStack() as stack:
+        if prometheus_url and source == "prometheus":
+            from agent.reports.fleet.report import generate_from_prometheus
+
             auth, step = _prom_options(prom or {})
-        except ReportError as exc:
-            click.echo(f"pantau: {exc}", err=True)
-            sys.exit(2)
-    now = SystemClock().now()
-    bar_cm = click.progressbar(
-        length=len(services) or len(config.services), label="Formulir", file=sys.stderr
-    )
-    # A progress bar only on a terminal; scripts and cron get just the file names.
-    with bar_cm if sys.stderr.isatty() else contextlib.nullcontext() as bar:
+            write = functools.partial(
+                generate_from_prometheus, config, prometheus_url, step=step, auth=auth
+            )
+        else:
+            write = functools.partial(generate, stack.enter_context(open_store(config)), config)
+        bar_cm = click.progressbar(
+            length=len(services) or len(config.services), label="Formulir", file=sys.stderr
+        )
+        # A progress bar only on a terminal; scripts and cron get just the file names.
+        bar = stack.enter_context(bar_cm if sys.stderr.isatty() else contextlib.nullcontext())
 
         def progress(done: int, total: int) -> None:
             if bar is not None and done:
                 bar.update(1)
 
-        try:
-            if source == "prometheus":
-                from agent.reports.fleet.report import generate_from_prometheus
-
-                assert prometheus_url is not None
-                files = generate_from_prometheus(
-                    config,
-                    prometheus_url,
-                    year,
-                    month,
-                    now,
-                    out_dir,
-                    formats=formats,
-                    excel=excel,
-                    services=services,
-                    progress=progress,
-                    step=step,
-                    auth=auth,
-                )
-            else:
-                with open_store(config) as store:
-                    files = generate(
-                        store,
-                        config,
-                        year,
-                        month,
-                        now,
-                        out_dir,
-                        formats=formats,
-                        excel=excel,
-                        services=services,
-                        progress=progress,
-                    )
-        except ReportError as exc:
-            click.echo(f"pantau: {exc}", err=True)
-            sys.exit(2 if "future" in str(exc) or "unknown service" in str(exc) else 1)
-    for f in files:
-        click.echo(str(f))
+        return write(
+            year,
+            month,
+            SystemClock().now(),
+            out_dir,
+            formats=formats,
+            excel=excel,
+            services=services,
+            progress=progress,
+        )
 
 
 def _prom_options(prom: dict[str, str | None]) -> tuple[PromAuth | None, timedelta | None]:
     """Command-line Prometheus options; unset ones fall back to PANTAU_PROM_* variables."""
-    env = auth_from_env() if not any(prom.get(k) for k in _AUTH_KEYS) else None
-    auth = env or load_auth(
-        prom.get("username"),
-        prom.get("password_file"),
-        prom.get("bearer_token_file"),
-        prom.get("ca_file"),
-        names={
-            "username": "--prometheus-user",
-            "password_file": "--prometheus-password-file",
-            "bearer_token_file": "--prometheus-bearer-token-file",
-            "ca_file": "--prometheus-ca-file",
-        },
-    )
+    try:
+        env = auth_from_env() if not any(prom.get(k) for k in _AUTH_KEYS) else None
+        auth = env or load_auth(
+            prom.get("username"),
+            prom.get("password_file"),
+            prom.get("bearer_token_file"),
+            prom.get("ca_file"),
+            names={
+                "username": "--prometheus-user",
+                "password_file": "--prometheus-password-file",
+                "bearer_token_file": "--prometheus-bearer-token-file",
+                "ca_file": "--prometheus-ca-file",
+            },
+        )
+    except ReportError as exc:  # the credentials named on the command line are wrong
+        raise UsageError(str(exc)) from None
     step = None
     if prom.get("step"):
         try:
             step = parse_duration(prom["step"])
         except ValueError as exc:
-            raise ReportError(f"--step: {exc}") from None
+            raise UsageError(f"--step: {exc}") from None
     return auth, step
 
 

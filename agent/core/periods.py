@@ -22,7 +22,7 @@ import re
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from agent.core.errors import ReportError
+from agent.core.errors import ReportError, ReportRequestError
 
 #: The report zone when none is configured (WIB).
 DEFAULT_ZONE = ZoneInfo("Asia/Jakarta")
@@ -65,7 +65,7 @@ def parse_period(text: str) -> tuple[int, int]:
     """Parse ``YYYY-MM`` (the ``--period`` option) into ``(year, month)``."""
     m = _KEY.match(text.strip())
     if not m or not 1 <= int(m.group(2)) <= 12 or int(m.group(1)) < 1970:
-        raise ReportError(f"invalid period {text!r}: use YYYY-MM, e.g. 2024-09")
+        raise ReportRequestError(f"invalid period {text!r}: use YYYY-MM, e.g. 2024-09")
     return int(m.group(1)), int(m.group(2))
 
 

@@ -417,7 +417,7 @@ def sync_incidents(
 
     ``existing`` must hold every ticket whose episode may be in ``episodes`` and every ticket
     of the months those episodes start in; ``last_ids`` adds ids known only to the store
-    (e.g. ``Store.last_incident_id("G-2024-09-")``) so numbering continues after them.
+    (e.g. ``Store.incidents.last_id("G-2024-09-")``) so numbering continues after them.
     Returns ``existing`` in its order, updated (end, status, impact, symptoms, flapping;
     impact only escalates), then the new tickets oldest first. Episodes of services no
     longer configured get no new ticket.

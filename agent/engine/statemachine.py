@@ -106,13 +106,6 @@ class StateMachine:
         last = self.state.last_round_at
         return last is None or now - last > self.stale_after
 
-    def close_gap(self, now: datetime) -> list[Transition]:
-        """Emit the ``unknown`` transition of a gap that has already begun (for status views)."""
-        st = self.state
-        if st.last_round_at is None or st.unknown or not self.is_stale(now):
-            return []
-        return [self._to_unknown(st.last_round_at + self.stale_after, "no_data")]
-
     def feed(self, rnd: Round) -> list[Transition]:
         """Take one round; return the transitions it causes, oldest first."""
         st = self.state

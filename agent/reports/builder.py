@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from agent.config.katalog import ServiceSettings, all_settings
 from agent.config.models import Config, Host
-from agent.core.errors import ReportError
+from agent.core.errors import ReportRequestError
 from agent.core.periods import month_bounds
 from agent.core.stats import nearest_rank
 from agent.engine.availability import intervals_from_transitions, maintenance_windows
@@ -52,7 +52,7 @@ def build_report(
     settings = all_settings(config)
     unknown = [s for s in services if s not in settings]
     if unknown:
-        raise ReportError(f"unknown service(s): {', '.join(unknown)}")
+        raise ReportRequestError(f"unknown service(s): {', '.join(unknown)}")
     chosen = [settings[s] for s in (services or list(settings))]
     hosts = {h.id: h for h in config.hosts}
     out = []
@@ -90,7 +90,9 @@ def service_report(
     svc = st.service
     start, end = month_bounds(year, month, zone)
     trend_from = trend_start(year, month, zone)
-    tickets = [Ticket.from_json(r.blob) for r in store.incidents(svc.id, trend_from, end)]
+    tickets = [
+        Ticket.from_json(r.blob) for r in store.incidents.overlapping(svc.id, trend_from, end)
+    ]
     intervals = intervals_from_transitions(
         store.transitions(svc.id, trend_from, end),
         last_round_at=store.last_round_at(svc.id),
@@ -194,7 +196,7 @@ def _utilisation(
     store: Store, host: Host, start: datetime, end: datetime, zone: ZoneInfo
 ) -> rm.Utilisation:
     series: dict[str, dict[datetime, float]] = defaultdict(dict)
-    for b in store.host_series(host.id, start, end):
+    for b in store.hosts.series(host.id, start, end):
         series[b.key][b.start] = b.sum / b.count if b.count else 0.0
     bandwidth: dict[datetime, float] = defaultdict(float)
     for key, points in series.items():
@@ -215,7 +217,7 @@ def _filesystems(
 ) -> list[rm.FilesystemUsage]:
     out = []
     for mount in host.filesystems:
-        points = store.fs_series(host.id, mount, start, end)
+        points = store.hosts.fs_series(host.id, mount, start, end)
         if not points:
             continue
         first, last = points[0], points[-1]
@@ -235,9 +237,9 @@ def _drp(
     zone: ZoneInfo,
 ) -> rm.Drp:
     svc = st.service
-    before = store.last_backup(svc.id, before=start)
+    before = store.drp.last_backup(svc.id, before=start)
     times = ([before.finished_at] if before else []) + [
-        b.finished_at for b in store.backups(svc.id, start, end) if b.status == BACKUP_OK
+        b.finished_at for b in store.drp.backups(svc.id, start, end) if b.status == BACKUP_OK
     ]
     has_backups = bool(svc.backups)
     drills = [
@@ -249,10 +251,10 @@ def _drp(
             kind="otomatis" if d.kind == "automated" else "manual",
             note=str(d.detail.get("detail", "")),
         )
-        for d in store.drills(svc.id, start, end)
+        for d in store.drp.drills(svc.id, start, end)
     ]
     last_drill = svc.drp.last_drill if svc.drp else None
-    all_drills = store.drills(svc.id)
+    all_drills = store.drp.drills(svc.id)
     if all_drills:
         newest = all_drills[-1].started_at.astimezone(zone).date()
         last_drill = max(newest, last_drill) if last_drill else newest

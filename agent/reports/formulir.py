@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from agent.config.katalog import ServiceSettings
 from agent.config.models import Config
-from agent.core.errors import ReportError
+from agent.core.errors import ReportError, ReportRequestError
 from agent.core.model import StateInterval
 from agent.core.periods import add_months, month_bounds, period_key, period_label
 from agent.engine.availability import Override, PeriodAvailability, monthly_series
@@ -32,7 +32,7 @@ def started_month_bounds(
     """The month's UTC bounds; a :class:`ReportError` when it has not begun at ``now``."""
     start, end = month_bounds(year, month, zone)
     if start > now:
-        raise ReportError(
+        raise ReportRequestError(
             f"periode {period_key(year, month)} belum dimulai (the period is in the future)"
         )
     return start, end

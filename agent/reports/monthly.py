@@ -1,10 +1,10 @@
 """The monthly Formulir: produced on demand (``pantau report``) or by the running agent.
 
 The agent writes the previous month's report by itself on the configured day and time of
-the month (``agent.report``: day, at, output_dir, formats), in the configured zone, with an
-APScheduler cron job (calendar jobs are what APScheduler is for; probes run on the monotonic
-scheduler). It never writes a month twice: the ``reports`` table records every period done,
-and a start-up after the scheduled time catches up once. Optionally the PDF is e-mailed.
+the month (``agent.report``: day, at, output_dir, formats), in the configured zone: its
+calendar (:mod:`agent.runtime.cron`) calls :meth:`MonthlyReporter.run_due` then. It never
+writes a month twice: the ``reports`` table records every period done, and a start-up after
+the scheduled time catches up once. Optionally the PDF is e-mailed.
 """
 
 from __future__ import annotations
@@ -19,9 +19,6 @@ from datetime import datetime
 from email.message import EmailMessage
 from pathlib import Path
 from zoneinfo import ZoneInfo
-
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.triggers.cron import CronTrigger
 
 from agent.config.models import Config, ReportSettings
 from agent.core.clock import Clock
@@ -87,40 +84,17 @@ def send_mail(rs: ReportSettings, subject: str, body: str, files: Sequence[Path]
 
 
 class MonthlyReporter:
-    """Schedules the previous month's report in the running agent."""
+    """The previous month's report in the running agent: due or not, written once, e-mailed."""
 
     def __init__(self, store: Store, clock: Clock) -> None:
         self.store = store
         self.clock = clock
         self.config: Config | None = None
-        self._scheduler: AsyncIOScheduler | None = None
         self._lock = asyncio.Lock()
 
     def configure(self, config: Config) -> None:
-        """(Re)schedule for ``config``; call from the event loop."""
+        """Use ``config`` (at start and on every reload) for what is due and where it goes."""
         self.config = config
-        rs = config.agent.report
-        zone = ZoneInfo(config.agent.timezone)
-        if self._scheduler is None:
-            self._scheduler = AsyncIOScheduler(timezone=zone)
-            self._scheduler.start()
-        self._scheduler.remove_all_jobs()
-        if not rs.enabled:
-            return
-        self._scheduler.add_job(
-            self.run_due,
-            CronTrigger(day=rs.day, hour=rs.at.hour, minute=rs.at.minute, timezone=zone),
-            id="monthly-report",
-            max_instances=1,
-            coalesce=True,
-            misfire_grace_time=6 * 3600,
-        )
-
-    @property
-    def scheduler(self) -> AsyncIOScheduler:
-        """The calendar scheduler (other calendar jobs, e.g. drills, are added to it)."""
-        assert self._scheduler is not None, "configure() first"
-        return self._scheduler
 
     def output_dir(self) -> Path:
         assert self.config is not None
@@ -139,7 +113,7 @@ class MonthlyReporter:
         if not rs.enabled or local < scheduled:
             return None
         year, month = add_months(*period_of(self.clock.now(), zone), -1)
-        if self.store.report_generated(period_key(year, month)) is not None:
+        if self.store.reports.generated(period_key(year, month)) is not None:
             return None
         return year, month
 
@@ -184,11 +158,6 @@ class MonthlyReporter:
         files = generate(
             self.store, config, year, month, self.clock.now(), self.output_dir(), formats=rs.formats
         )
-        if not self.store.mark_report(period_key(year, month), [str(f) for f in files]):
+        if not self.store.reports.mark(period_key(year, month), [str(f) for f in files]):
             log.warning("report %04d-%02d was already recorded", year, month)
         return files
-
-    def shutdown(self) -> None:
-        if self._scheduler is not None:
-            self._scheduler.shutdown(wait=False)
-            self._scheduler = None

@@ -29,7 +29,9 @@ def month_to_date(
     year, month = period_of(now, zone)
     start, end = month_bounds(year, month, zone)
     transitions = store.transitions(settings.id, start, end)
-    tickets = [Gangguan.from_json(r.blob) for r in store.incidents(settings.id, start, end)]
+    tickets = [
+        Gangguan.from_json(r.blob) for r in store.incidents.overlapping(settings.id, start, end)
+    ]
     intervals = intervals_from_transitions(
         transitions,
         last_round_at=store.last_round_at(settings.id),
@@ -114,7 +116,7 @@ def _drp_status(store: Store, settings: ServiceSettings) -> dict[str, Any]:
     """The DRP register entry and the newest recorded restore drill."""
     svc = settings.service
     assert svc.drp is not None
-    drills = store.drills(svc.id)
+    drills = store.drp.drills(svc.id)
     last = drills[-1] if drills else None
     return {
         "document": svc.drp.document,
@@ -135,7 +137,7 @@ def _drp_status(store: Store, settings: ServiceSettings) -> dict[str, Any]:
 def status_document(store: Store, config: Config, now: datetime) -> dict[str, Any]:
     """Status of every configured service, from the store."""
     zone = ZoneInfo(config.agent.timezone)
-    open_incidents = [i for i in store.incidents() if i.end is None]
+    open_incidents = [i for i in store.incidents.overlapping() if i.end is None]
     return {
         "agent": config.agent.name,
         "generated_at": now.isoformat(),

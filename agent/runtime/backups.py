@@ -73,7 +73,7 @@ class BackupMonitor:
 
     def load(self, store: Store) -> None:
         """Restore each source's last success from the store (before the first check)."""
-        for st in store.load_backup_state():
+        for st in store.drp.load_backup_state():
             self.states[(st.service, st.source)] = SourceState.restored(
                 st.source, st.last_success_at
             )
@@ -152,7 +152,7 @@ class BackupMonitor:
         out = []
         for service, source in self.push_sources.items():
             known = self.states.get((service, source))
-            for st in store.load_backup_state(service):
+            for st in store.drp.load_backup_state(service):
                 if st.source != source or st.last_success_at is None:
                     continue
                 if (

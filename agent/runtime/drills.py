@@ -4,21 +4,19 @@ For every service with a ``drp`` the agent exports when it was last drilled (the
 ``drp.last_drill`` and the drills recorded in the store) and whether the drill is overdue
 (``agent.drill_max_age``, default 12 months). Services with ``drp.drill.schedule`` get an
 automated drill (``monthly``: the 15th, ``quarterly``: the 15th of Jan/Apr/Jul/Oct,
-``yearly``: 15 January; at 02:00 in the configured zone) with APScheduler; the result is
-recorded like ``pantau drill run`` and logged.
+``yearly``: 15 January; at 02:00 in the configured zone) on the agent's calendar
+(:mod:`agent.runtime.cron`); the result is recorded like ``pantau drill run`` and logged.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
-
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.triggers.cron import CronTrigger
 
 from agent.config.models import Config, Service
 from agent.core.clock import Clock
@@ -31,7 +29,8 @@ from exporters.metrics import MetricsCache
 
 log = logging.getLogger("pantau.drills")
 
-SCHEDULES = {
+#: ``drp.drill.schedule`` → the cron fields of its drill (hour and minute in the agent's zone).
+SCHEDULES: dict[str, dict[str, int | str]] = {
     "monthly": {"day": 15, "hour": 2, "minute": 0},
     "quarterly": {"month": "1,4,7,10", "day": 15, "hour": 2, "minute": 0},
     "yearly": {"month": 1, "day": 15, "hour": 2, "minute": 0},
@@ -59,7 +58,9 @@ def drill_record(result: DrillResult, kind: str) -> DrillRecord:
 def drill_times(store: Store, config: Config) -> dict[str, list[datetime]]:
     """Recorded drill start times per service with a DRP (call from a thread)."""
     return {
-        svc.id: [d.started_at for d in store.drills(svc.id)] for svc in config.services if svc.drp
+        svc.id: [d.started_at for d in store.drp.drills(svc.id)]
+        for svc in config.services
+        if svc.drp
     }
 
 
@@ -87,45 +88,22 @@ def publish_drills(
         )
 
 
-def schedule_drills(
-    scheduler: AsyncIOScheduler,
-    config: Config,
-    clock: Clock,
-    writer: StoreWriter,
-) -> list[str]:
-    """Add one cron job per scheduled drill; return the job ids."""
-    zone = ZoneInfo(config.agent.timezone)
-    state_dir = Path(config.agent.data_dir) / "drp"
-    ids = []
+def drill_job(
+    svc: Service, clock: Clock, writer: StoreWriter, state_dir: Path
+) -> Callable[[], Awaitable[None]]:
+    """The scheduled drill of ``svc``: restore, verify, record (through the writer), log."""
 
-    def job_for(svc: Service) -> object:
-        async def job() -> None:
-            result = await run_drill(svc, clock=clock, state_dir=state_dir)
-            writer.record_drill(drill_record(result, "automated"))
-            level = logging.INFO if result.ok and result.rto_met is not False else logging.ERROR
-            log.log(
-                level,
-                "scheduled drill of %s: %s %s",
-                svc.id,
-                "ok" if result.ok else "failed",
-                result.reason or result.detail,
-                extra={"service": svc.id},
-            )
-
-        return job
-
-    for svc in config.services:
-        if svc.drp is None or svc.drp.drill.schedule is None:
-            continue
-        job_id = f"drill-{svc.id}"
-        scheduler.add_job(
-            job_for(svc),
-            CronTrigger(timezone=zone, **SCHEDULES[svc.drp.drill.schedule]),  # type: ignore[arg-type]
-            id=job_id,
-            max_instances=1,
-            coalesce=True,
-            misfire_grace_time=6 * 3600,
-            replace_existing=True,
+    async def job() -> None:
+        result = await run_drill(svc, clock=clock, state_dir=state_dir)
+        writer.record_drill(drill_record(result, "automated"))
+        level = logging.INFO if result.ok and result.rto_met is not False else logging.ERROR
+        log.log(
+            level,
+            "scheduled drill of %s: %s %s",
+            svc.id,
+            "ok" if result.ok else "failed",
+            result.reason or result.detail,
+            extra={"service": svc.id},
         )
-        ids.append(job_id)
-    return ids
+
+    return job

@@ -18,7 +18,6 @@ import asyncio
 import json
 import logging
 import ssl
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
@@ -26,6 +25,7 @@ from aiohttp import web
 
 from agent.config.webconfig import WebConfig
 from agent.core.addresses import split_host_port
+from agent.core.clock import Clock
 from exporters.metrics import CONTENT_TYPE_OPENMETRICS, CONTENT_TYPE_TEXT, MetricsCache, negotiate
 
 log = logging.getLogger("pantau.http")
@@ -36,8 +36,20 @@ MAX_PUSH_BODY = 64 * 1024
 class AgentView(Protocol):
     """What the HTTP app needs from the running agent."""
 
-    metrics: MetricsCache
-    web_config: WebConfig | None
+    @property
+    def metrics(self) -> MetricsCache:
+        """The cache ``/metrics`` renders."""
+        ...
+
+    @property
+    def web_config(self) -> WebConfig | None:
+        """TLS and basic auth of the endpoint (``None``: neither)."""
+        ...
+
+    @property
+    def clock(self) -> Clock:
+        """The agent's clock (for rate-limiting the log of refused requests)."""
+        ...
 
     def health(self) -> dict[str, Any]:
         """``{"status": "ok"|"degraded", ...}``."""
@@ -81,14 +93,15 @@ class DeniedLog:
     """Logs refused requests at most once a minute (a scraper with a stale password would
     otherwise write a line per scrape), with how many were refused meanwhile."""
 
-    def __init__(self, every: float = 60.0) -> None:
+    def __init__(self, clock: Clock, every: float = 60.0) -> None:
+        self.clock = clock
         self.every = every
         self.count = 0
         self.last: float | None = None
 
     def note(self, remote: str, path: str) -> None:
         self.count += 1
-        now = time.monotonic()
+        now = self.clock.monotonic()
         if self.last is None or now - self.last >= self.every:
             log.warning(
                 "unauthorized request (%d refused since the last report)",
@@ -100,7 +113,7 @@ class DeniedLog:
 
 def build_app(view: AgentView) -> web.Application:
     """The aiohttp application serving ``view``."""
-    denied = DeniedLog()
+    denied = DeniedLog(view.clock)
 
     @web.middleware
     async def security(request: web.Request, handler: Handler) -> web.StreamResponse:

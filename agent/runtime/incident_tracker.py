@@ -25,7 +25,8 @@ from agent.core.periods import period_of, previous_months
 from agent.engine.episodes import episodes_from_transitions
 from agent.engine.incidents import AuditEntry, Gangguan, IncidentSettings, Status, sync_incidents
 from agent.store.database import Store
-from agent.store.writer import OpKind, StoreWriter, WriteOp
+from agent.store.queue import OpKind, WriteOp
+from agent.store.writer import StoreWriter
 
 log = logging.getLogger("pantau.incidents")
 
@@ -61,10 +62,10 @@ def merge_stored(engine: Gangguan, stored: Gangguan | None) -> Gangguan:
 
 def write_ticket(store: Store, g: Gangguan) -> None:
     """Read-merge-write one ticket (runs inside the writer's transaction)."""
-    record = store.get_incident(g.id)
+    record = store.incidents.get(g.id)
     stored = Gangguan.from_json(record.blob) if record is not None else None
     merged = merge_stored(g, stored)
-    store.upsert_incident(
+    store.incidents.upsert(
         merged.id,
         merged.service,
         merged.start,
@@ -94,13 +95,13 @@ class IncidentTracker:
 
     def load(self, store: Store, now: datetime) -> None:
         """Restore open tickets and recent transitions after a start (FAULTS 23)."""
-        for record in store.incidents(start=now - KEEP):
+        for record in store.incidents.overlapping(start=now - KEEP):
             g = Gangguan.from_json(record.blob)
             self.tickets.setdefault(g.service, []).append(g)
             self.last_ids.add(g.id)
         # Numbering continues after the newest stored ticket of this and the previous month.
         for year, month in previous_months(*period_of(now, self.settings.tz), 2):
-            last = store.last_incident_id(f"G-{year:04d}-{month:02d}-")
+            last = store.incidents.last_id(f"G-{year:04d}-{month:02d}-")
             if last is not None:
                 self.last_ids.add(last)
         for sid in self.settings.services:

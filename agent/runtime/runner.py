@@ -3,9 +3,11 @@
 ::
 
     Scheduler (monotonic) ─► ServiceRunner.run_round ─► StateMachine ─► StoreWriter (thread)
-              │                                              └────────► MetricsCache ◄─ /metrics
-              ├─► HostSampler ──────────────────────────────────────────┘
+              │                                   AgentViews ──────────► MetricsCache ◄─ /metrics
+              ├─► HostSampler ──────────────────────┘
+              ├─► backup polls, pushed-backup marks, the agent's own connectivity checks
               └─► housekeeping: clock-jump watch, month-to-date availability, retention
+    Cron (APScheduler, wall clock) ─► the monthly report, scheduled restore drills
 
 SIGHUP reloads the configuration: a bad file is reported (``pantau_config_last_reload_successful
 0``) and the old one keeps running; a good one is swapped in at once, and services whose checks
@@ -19,7 +21,6 @@ import asyncio
 import gc
 import logging
 import signal
-import time
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from datetime import datetime
@@ -38,9 +39,9 @@ from agent.core.clock import Clock, SystemClock
 from agent.core.errors import ConfigError, PantauError
 from agent.engine.statemachine import MachineState
 from agent.reports.monthly import MonthlyReporter
-from agent.reports.status import current_state, month_to_date
+from agent.reports.status import month_to_date
 from agent.runtime.backups import BackupMonitor
-from agent.runtime.drills import drill_times, publish_drills, schedule_drills
+from agent.runtime.cron import Cron
 from agent.runtime.http_app import start_server
 from agent.runtime.incident_tracker import IncidentTracker
 from agent.runtime.scheduler import Scheduler
@@ -71,7 +72,7 @@ class _ClockWatch:
     mono: float
 
 
-class Agent(AgentViews):
+class Agent:
     """The monitoring agent; create, ``await start()``, then ``await stop()``."""
 
     def __init__(
@@ -93,18 +94,15 @@ class Agent(AgentViews):
         self._stop_event = asyncio.Event()
         self._clock_watch: _ClockWatch | None = None
         self.clock_jumps = 0
-        self._reported_storage_errors = 0
-        self._reported_storage_dropped = 0
-        self._downtime: dict[str, float] = {}
-        self._down_mark: dict[str, datetime] = {}
         self._background: set[asyncio.Task[None]] = set()
         self._last_retention: float | None = None
         self.incidents = IncidentTracker(config.agent.name, ZoneInfo(config.agent.timezone), {})
         self._connectivity: list[Probe] = []
         self.backups = BackupMonitor(self.clock, self.metrics)
         self._backup_jobs: set[str] = set()
-        self.reporter: MonthlyReporter | None = None
+        self.cron: Cron | None = None
         self.isolated = False
+        self.views = AgentViews(self)
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -126,13 +124,14 @@ class Agent(AgentViews):
         self.metrics.set_agent(
             version=__version__,
             config_reload_successful=True,
-            config_reload_success_timestamp=time.time(),
+            config_reload_success_timestamp=self.clock.now().timestamp(),
         )
+        self.metrics.inc_storage_corruptions(self.store.corruptions_total)
         self.scheduler = Scheduler(cfg.agent.max_concurrency)
         states = await asyncio.to_thread(self.store.load_machine_states)
         self.incidents.configure(cfg.agent.name, ZoneInfo(cfg.agent.timezone), all_settings(cfg))
         await asyncio.to_thread(self.incidents.load, self.store, self.clock.now())
-        self._publish_incidents()
+        self.views.publish_incidents()
         self._apply_services(cfg, states)
         self._apply_connectivity(cfg)
         self.backups.writer = self.writer
@@ -145,12 +144,12 @@ class Agent(AgentViews):
         self.scheduler.add("_clockwatch", CLOCK_WATCH_INTERVAL, self._watch_clock, first_delay=0.0)
         self.scheduler.add("_marks", MARKS_INTERVAL, self._take_marks, first_delay=MARKS_INTERVAL)
         self._scheduler_task = asyncio.create_task(self.scheduler.run(), name="pantau-scheduler")
-        self.reporter = MonthlyReporter(self.store, self.clock)
-        self.reporter.configure(cfg)
-        schedule_drills(self.reporter.scheduler, cfg, self.clock, self.writer)
-        await self._publish_drills()
-        self._spawn(self._report_catch_up())
-        self._http = await start_server(self, cfg.agent.listen, ssl_context)
+        self.cron = Cron(MonthlyReporter(self.store, self.clock), self.clock, self.writer)
+        self.cron.configure(cfg)
+        await self.views.publish_drills()
+        # A start after the scheduled time of the month writes the missed report once.
+        self._spawn(self._report_catch_up(self.cron))
+        self._http = await start_server(self.views, cfg.agent.listen, ssl_context)
         # Everything built so far lives as long as the agent: move it out of the collector's
         # way, so full collections stay short (they were 130-170 ms lag spikes at 5,000 services).
         gc.collect()
@@ -166,8 +165,8 @@ class Agent(AgentViews):
 
     async def stop(self) -> None:
         """Finish in-flight rounds, flush the store, stop serving."""
-        if self.reporter is not None:
-            self.reporter.shutdown()
+        if self.cron is not None:
+            self.cron.shutdown()
         if self.scheduler is not None:
             await self.scheduler.stop(grace=5.0)
         if self._scheduler_task is not None:
@@ -199,10 +198,6 @@ class Agent(AgentViews):
         finally:
             await self.stop()
 
-    def request_stop(self) -> None:
-        """Ask :meth:`serve` to stop (as SIGTERM does)."""
-        self._stop_event.set()
-
     # -- configuration ------------------------------------------------------------------------
 
     async def _reload_quietly(self) -> None:
@@ -233,12 +228,12 @@ class Agent(AgentViews):
         self._apply_services(new, {})
         self._apply_connectivity(new)
         self._apply_backups(new)
-        if self.reporter is not None and self.writer is not None:
-            self.reporter.configure(new)
-            schedule_drills(self.reporter.scheduler, new, self.clock, self.writer)
+        if self.cron is not None:
+            self.cron.configure(new)
         self._apply_hosts(new)
         self.metrics.set_agent(
-            config_reload_successful=True, config_reload_success_timestamp=time.time()
+            config_reload_successful=True,
+            config_reload_success_timestamp=self.clock.now().timestamp(),
         )
         gc.collect()
         gc.freeze()
@@ -356,8 +351,8 @@ class Agent(AgentViews):
                 changed = self.incidents.feed(sid, transitions, self.clock.now())
                 if changed:
                     self.incidents.submit(self.writer, changed)
-                    self._publish_incidents()
-            self._publish_round(runner)
+                    self.views.publish_incidents()
+            self.views.publish_round(runner)
 
         return job
 
@@ -367,19 +362,12 @@ class Agent(AgentViews):
             if sampler is None:
                 return
             snap = await sampler.sample()
-            self._publish_host(snap)
+            self.views.publish_host(snap)
 
         return job
 
-    async def _publish_drills(self) -> None:
-        assert self.store is not None
-        recorded = await asyncio.to_thread(drill_times, self.store, self.config)
-        publish_drills(self.metrics, self.config, recorded, self.clock.now())
-
-    async def _report_catch_up(self) -> None:
-        """A start after the scheduled time of the month writes the missed report once."""
-        if self.reporter is not None:
-            await self.reporter.run_due()
+    async def _report_catch_up(self, cron: Cron) -> None:
+        await cron.reporter.run_due()
 
     async def _take_marks(self) -> None:
         assert self.store is not None
@@ -399,7 +387,7 @@ class Agent(AgentViews):
                 log.warning(
                     "wall clock stepped by %+.1f s (rounds keep their monotonic rhythm)", step
                 )
-        self._publish_agent()
+        self.views.publish_agent()
 
     async def _housekeeping(self) -> None:
         """Month-to-date availability for the metrics; raw-round retention once a day."""
@@ -413,7 +401,7 @@ class Agent(AgentViews):
                 self.metrics.update_service(sid, availability_ratio=ratio, target_ratio=target)
         self._save_states()
         self.backups.publish_all()
-        await self._publish_drills()
+        await self.views.publish_drills()
         mono = self.clock.monotonic()
         if self._last_retention is None or mono - self._last_retention >= RETENTION_EVERY:
             self._last_retention = mono
@@ -440,12 +428,6 @@ class Agent(AgentViews):
                 {sid: r.machine.state.to_json() for sid, r in self.services.items()}
             )
 
-    # -- the HTTP app's view ------------------------------------------------------------------
-
-    async def push_backup(self, service: str, body: bytes) -> tuple[int, dict[str, Any]]:
-        """``POST /api/v1/backups/{service}``: validate and record a finished backup."""
-        return self.backups.push(service, body)
-
 
 def run_agent(config_path: Path, config: Config | None = None) -> int:
     """``pantau run``: load (unless given), start, serve until stopped; the exit code."""
@@ -457,6 +439,3 @@ def run_agent(config_path: Path, config: Config | None = None) -> int:
         log.error("cannot start: %s", exc)
         return 2
     return 0
-
-
-__all__ = ["Agent", "current_state", "run_agent"]

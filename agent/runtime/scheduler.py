@@ -2,7 +2,7 @@
 
 APScheduler 3.x plans runs from the wall clock: after a 20 s backward step an every-second job
 stopped for 8 s. Rounds therefore run here, on the event loop's monotonic clock; APScheduler is
-kept for calendar jobs only (retention, the monthly report).
+kept for calendar jobs only (the monthly report, scheduled drills: :mod:`agent.runtime.cron`).
 
 - Every job has an interval and a deterministic start offset inside it (a hash of its id, like
   Prometheus scrape offsets), so 1,000 services with the same interval do not fire together.
@@ -102,9 +102,6 @@ class Scheduler:
     def remove(self, job_id: str) -> None:
         """Forget a job; a run in progress finishes on its own."""
         self._jobs.pop(job_id, None)
-
-    def job_ids(self) -> list[str]:
-        return list(self._jobs)
 
     async def run(self) -> None:
         """Dispatch jobs until :meth:`stop` is called."""

@@ -35,6 +35,8 @@ class ServiceRunner:
     clock: Clock
     last_round: Round | None = None
     last_results: dict[str, ProbeResult] = field(default_factory=dict)
+    #: errors inside each check's probe (a raise, or an overrun of its own deadline) not yet
+    #: published to ``pantau_probe_errors_total``; see :meth:`take_probe_errors`.
     probe_errors: dict[str, int] = field(default_factory=dict)
 
     @classmethod
@@ -123,6 +125,11 @@ class ServiceRunner:
                 extra={"service": self.id, "state": t.state.value, "reason": t.reason},
             )
         return rnd, transitions
+
+    def take_probe_errors(self) -> dict[str, int]:
+        """The probe errors per check since the last call (then forgotten)."""
+        errors, self.probe_errors = self.probe_errors, {}
+        return errors
 
     def current_state(self, now: datetime) -> State:
         """Confirmed state now; ``unknown`` when the last round is stale."""

@@ -1,4 +1,4 @@
-"""The connection, lock and transaction handling shared by the store's parts."""
+"""The one SQLite connection, its lock and its transactions, shared by the store's tables."""
 
 from __future__ import annotations
 
@@ -13,22 +13,29 @@ from agent.core.clock import Clock
 from agent.store.schema import rollback_quietly
 
 
-class StoreBase:
-    """Owns one SQLite connection; every public method of the store goes through here.
+class Connection:
+    """One SQLite connection; every read and write of a :class:`~agent.store.database.Store`
+    and of its table families goes through here.
 
-    A connection must not run two statements at once, so all access holds ``_lock`` (an RLock:
-    a write method called inside :meth:`transaction` re-enters it). Write methods join an
-    enclosing :meth:`transaction` as a savepoint, or commit on their own when called alone.
+    A connection must not run two statements at once, so all access holds ``lock`` (an RLock:
+    a write called inside :meth:`transaction` re-enters it). Writes join an enclosing
+    :meth:`transaction` as a savepoint, or commit on their own when called alone.
     """
 
     def __init__(self, conn: sqlite3.Connection, clock: Clock) -> None:
-        self._conn = conn
-        self._clock = clock
-        self._lock = threading.RLock()
+        self.conn = conn
+        self.clock = clock
+        self.lock = threading.RLock()
         self._depth = 0
 
-    def _now(self) -> datetime:
-        return self._clock.now()
+    @property
+    def in_transaction(self) -> bool:
+        """Whether a :meth:`transaction` is open on this connection."""
+        return self._depth > 0
+
+    def now(self) -> datetime:
+        """Wall-clock time for ``updated_at``-style stamps (the injected clock)."""
+        return self.clock.now()
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -36,50 +43,61 @@ class StoreBase:
 
         A nested block that raises is undone on its own, leaving the outer transaction usable.
         """
-        with self._lock:
+        with self.lock:
             if self._depth:
                 name = f"sp{self._depth}"
-                self._conn.execute(f"SAVEPOINT {name}")
+                self.conn.execute(f"SAVEPOINT {name}")
                 self._depth += 1
                 try:
                     yield
                 except BaseException:
                     try:
-                        self._conn.execute(f"ROLLBACK TO {name}")
-                        self._conn.execute(f"RELEASE {name}")
+                        self.conn.execute(f"ROLLBACK TO {name}")
+                        self.conn.execute(f"RELEASE {name}")
                     except sqlite3.Error:
                         pass  # SQLite already rolled the whole transaction back (FULL/IOERR)
                     raise
                 else:
-                    self._conn.execute(f"RELEASE {name}")
+                    self.conn.execute(f"RELEASE {name}")
                 finally:
                     self._depth -= 1
                 return
-            self._conn.execute("BEGIN IMMEDIATE")
+            self.conn.execute("BEGIN IMMEDIATE")
             self._depth = 1
             try:
                 yield
-                self._conn.execute("COMMIT")
+                self.conn.execute("COMMIT")
             except BaseException:
-                rollback_quietly(self._conn)
+                rollback_quietly(self.conn)
                 raise
             finally:
                 self._depth = 0
 
-    def _exec(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
+        """Run one write statement (in its own transaction unless one is open)."""
         with self.transaction():
-            return self._conn.execute(sql, params)
+            return self.conn.execute(sql, params)
 
-    def _execmany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Run one write statement per row, all in one transaction; nothing for no rows."""
         if not rows:
             return
         with self.transaction():
-            self._conn.executemany(sql, rows)
+            self.conn.executemany(sql, rows)
 
-    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        with self._lock:
-            return self._conn.execute(sql, params).fetchall()
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        """Every row of a read."""
+        with self.lock:
+            return self.conn.execute(sql, params).fetchall()
 
-    def _one(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        with self._lock:
-            return self._conn.execute(sql, params).fetchone()
+    def one(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        """The first row of a read, or ``None``."""
+        with self.lock:
+            return self.conn.execute(sql, params).fetchone()
+
+
+def where(sql: str, *filters: tuple[str, object | None]) -> tuple[str, list[object]]:
+    """``sql`` (ending in a ``WHERE`` clause) with `` AND <condition>`` for each filter whose
+    value is given, and the parameters: the optional service/period filters of the queries."""
+    params = [value for _, value in filters if value is not None]
+    return sql + "".join(f" AND {cond}" for cond, value in filters if value is not None), params

@@ -2,14 +2,17 @@
 
 Layout of the store package::
 
-    store_schema.py     connection settings, corruption handling, migrations
-    store_records.py    record types returned by the API; time and JSON encoding
-    store_base.py       connection + lock + transactions shared by the parts below
-    store_host.py       5-minute host aggregates (avg / p95 / max)
-    store_incidents.py  gangguan tickets, audit trail, reports, meta
-    store_drp.py        backups, backup-source state, restore drills
-    store.py            this file: rounds, transitions, machine state, retention
-    store_writer.py     the single writer thread the agent feeds through a bounded queue
+    schema.py      connection settings, corruption handling, migrations
+    records.py     record types returned by the API; time and JSON encoding
+    base.py        the connection, lock and transactions that every part below shares
+    database.py    this file: the Store (rounds, transitions, machine state, retention),
+                   which holds one object per table family over that connection:
+      hosts.py       store.hosts       5-minute host aggregates (avg / p95 / max)
+      incidents.py   store.incidents   gangguan tickets and their audit trail
+      reports.py     store.reports     the monthly reports already written
+      drp.py         store.drp         backups, backup-source state, restore drills
+    queue.py       the writer's bounded queue and its drop policy
+    writer.py      the single writer thread the agent feeds through that queue
 
 All times are stored as integer epoch milliseconds UTC and come back as aware UTC datetimes.
 Raw rounds are kept for ``raw_retention`` (35 days by default); transitions, host aggregates,
@@ -17,9 +20,9 @@ incidents, backups and drills for ``long_retention`` (400 days ≥ 13 months), a
 transition / successful backup / drill of each service is kept even beyond that, so the state
 at any instant and the backup age are always known.
 
-A :class:`Store` serialises its own use with a lock, so it may be shared between threads, but
-the agent writes only through :class:`~agent.store.writer.StoreWriter` (one writer thread, its
-own connection) and reads through a second :class:`Store`.
+A :class:`Store` serialises its own use with a lock, so it may be shared between threads. The
+agent writes through :class:`~agent.store.writer.StoreWriter` (one writer thread, its own
+connection), and reads and runs the daily retention through a second :class:`Store`.
 """
 
 from __future__ import annotations
@@ -29,18 +32,21 @@ import logging
 import sqlite3
 import time
 from collections.abc import Iterable, Mapping
+from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from agent.core.clock import Clock, SystemClock
-from agent.core.errors import StoreError
+from agent.core.errors import NoStoreError, StoreError
 from agent.core.model import Round, State, Transition
-from agent.store.drp import DrpMixin
-from agent.store.hosts import HostMixin
-from agent.store.incidents import IncidentsMixin
+from agent.store.base import Connection
+from agent.store.drp import DrpTable
+from agent.store.hosts import HostTable
+from agent.store.incidents import IncidentTable
 from agent.store.records import RetentionResult, dumps, from_ms, opt_dt, round_row, row_round, to_ms
+from agent.store.reports import ReportTable
 from agent.store.schema import open_database, rollback_quietly
 
 log = logging.getLogger("pantau.store")
@@ -50,13 +56,22 @@ RAW_RETENTION = timedelta(days=35)
 LONG_RETENTION = timedelta(days=400)
 
 
-class Store(HostMixin, IncidentsMixin, DrpMixin):
-    """Typed access to ``pantau.db``. Create with :meth:`open` or :meth:`open_file`."""
+class Store:
+    """Typed access to ``pantau.db``. Create with :meth:`open` or :meth:`open_file`.
+
+    Rounds, transitions and machine state are read and written here; the other tables through
+    ``hosts``, ``incidents``, ``reports`` and ``drp``, which share this store's connection (and
+    so its :meth:`transaction`).
+    """
 
     def __init__(
         self, path: Path, conn: sqlite3.Connection, clock: Clock, moved_aside: Path | None = None
     ) -> None:
-        super().__init__(conn, clock)
+        self._db = Connection(conn, clock)
+        self.hosts = HostTable(self._db)
+        self.incidents = IncidentTable(self._db)
+        self.reports = ReportTable(self._db)
+        self.drp = DrpTable(self._db)
         self.path = path
         #: where a damaged database found at open was moved (FAULTS row 13), else ``None``.
         self.moved_aside = moved_aside
@@ -71,16 +86,23 @@ class Store(HostMixin, IncidentsMixin, DrpMixin):
         busy_timeout: float = 5.0,
         quick_check: bool = True,
         recover_corrupt: bool = True,
+        create: bool = True,
         clock: Clock | None = None,
     ) -> Store:
-        """Open ``<data_dir>/pantau.db``, creating, checking and migrating it.
+        """Open ``<data_dir>/pantau.db``, creating (unless ``create`` is off: then a missing
+        file is a :class:`~agent.core.errors.NoStoreError`), checking and migrating it.
 
         ``quick_check`` runs ``PRAGMA quick_check`` (about 8 ms per MB); ``recover_corrupt``
         moves a damaged file aside and starts afresh — the agent's start-up open sets both,
         CLI commands and secondary connections should pass ``False`` for both.
         """
+        path = Path(data_dir) / DB_FILENAME
+        if not create and not path.exists():
+            raise NoStoreError(
+                f"no store at {path}: has `pantau run` been started with this configuration?"
+            )
         return cls.open_file(
-            Path(data_dir) / DB_FILENAME,
+            path,
             busy_timeout=busy_timeout,
             quick_check=quick_check,
             recover_corrupt=recover_corrupt,
@@ -108,14 +130,18 @@ class Store(HostMixin, IncidentsMixin, DrpMixin):
         )
         return cls(Path(path), opened.conn, clock, opened.moved_aside)
 
+    def transaction(self) -> AbstractContextManager[None]:
+        """One write transaction over every table (nested calls become savepoints)."""
+        return self._db.transaction()
+
     def close(self) -> None:
         """Close the connection (a last passive checkpoint keeps the WAL small)."""
-        with self._lock:
+        with self._db.lock:
             try:
-                self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                self._db.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
             except sqlite3.Error as exc:  # closing must not fail on a full disk
                 log.debug("checkpoint at close failed: %s", exc)
-            self._conn.close()
+            self._db.conn.close()
 
     def __enter__(self) -> Store:
         return self
@@ -139,13 +165,13 @@ class Store(HostMixin, IncidentsMixin, DrpMixin):
         for service, at, *_ in rows:
             lo, hi = span.get(service, (at, at))
             span[service] = (min(lo, at), max(hi, at))
-        with self.transaction():
-            self._execmany(
+        with self._db.transaction():
+            self._db.executemany(
                 """INSERT INTO rounds (service, started_at, outcome, reasons, agent_isolated,
                                        checks) VALUES (?, ?, ?, ?, ?, ?)""",
                 rows,
             )
-            self._execmany(
+            self._db.executemany(
                 """INSERT INTO service_meta (service, first_round_at, last_round_at)
                    VALUES (?, ?, ?)
                    ON CONFLICT (service) DO UPDATE SET
@@ -156,7 +182,7 @@ class Store(HostMixin, IncidentsMixin, DrpMixin):
 
     def rounds(self, service: str, start: datetime, end: datetime) -> list[Round]:
         """Raw rounds of ``service`` started in ``[start, end)``, oldest first."""
-        rows = self._query(
+        rows = self._db.query(
             """SELECT service, started_at, outcome, reasons, agent_isolated, checks
                FROM rounds WHERE service = ? AND started_at >= ? AND started_at < ?
                ORDER BY started_at, id""",
@@ -166,23 +192,23 @@ class Store(HostMixin, IncidentsMixin, DrpMixin):
 
     def first_round_at(self, service: str) -> datetime | None:
         """When ``service`` was first probed: the report's *dipantau sejak* (survives retention)."""
-        row = self._one("SELECT first_round_at FROM service_meta WHERE service = ?", (service,))
+        row = self._db.one("SELECT first_round_at FROM service_meta WHERE service = ?", (service,))
         return None if row is None else from_ms(row[0])
 
     def last_round_at(self, service: str) -> datetime | None:
         """Start of the newest round of ``service`` ever stored."""
-        row = self._one("SELECT last_round_at FROM service_meta WHERE service = ?", (service,))
+        row = self._db.one("SELECT last_round_at FROM service_meta WHERE service = ?", (service,))
         return None if row is None else from_ms(row[0])
 
     def services(self) -> list[str]:
         """Every service that has at least one stored round."""
-        return [r[0] for r in self._query("SELECT service FROM service_meta ORDER BY service")]
+        return [r[0] for r in self._db.query("SELECT service FROM service_meta ORDER BY service")]
 
     # -- transitions and machine state --------------------------------------------------------
 
     def append_transitions(self, transitions: Iterable[Transition]) -> None:
         """Append confirmed-state transitions (stamped when the state changed)."""
-        self._execmany(
+        self._db.executemany(
             "INSERT INTO transitions (service, at, state, reason) VALUES (?, ?, ?, ?)",
             [(t.service, to_ms(t.at), t.state.value, t.reason) for t in transitions],
         )
@@ -194,7 +220,7 @@ class Store(HostMixin, IncidentsMixin, DrpMixin):
         ``start`` (so the state at ``start`` is known), ordered by time then insertion."""
         start_ms = to_ms(start)
         end_ms = to_ms(end) if end is not None else 2**62
-        rows = self._query(
+        rows = self._db.query(
             """SELECT at, state, reason FROM (
                    SELECT * FROM (
                        SELECT id, at, state, reason FROM transitions
@@ -209,7 +235,7 @@ class Store(HostMixin, IncidentsMixin, DrpMixin):
 
     def last_transition(self, service: str) -> Transition | None:
         """The newest transition of ``service``."""
-        row = self._one(
+        row = self._db.one(
             """SELECT at, state, reason FROM transitions WHERE service = ?
                ORDER BY at DESC, id DESC LIMIT 1""",
             (service,),
@@ -218,8 +244,8 @@ class Store(HostMixin, IncidentsMixin, DrpMixin):
 
     def save_machine_states(self, states: Mapping[str, Mapping[str, Any]]) -> None:
         """Persist state-machine snapshots (``MachineState.to_json()``) per service."""
-        now = to_ms(self._now())
-        self._execmany(
+        now = to_ms(self._db.now())
+        self._db.executemany(
             """INSERT INTO machine_state (service, state, updated_at) VALUES (?, ?, ?)
                ON CONFLICT (service) DO UPDATE SET
                    state = excluded.state, updated_at = excluded.updated_at""",
@@ -228,12 +254,12 @@ class Store(HostMixin, IncidentsMixin, DrpMixin):
 
     def load_machine_states(self) -> dict[str, dict[str, Any]]:
         """Every saved snapshot, for ``MachineState.from_json`` at start-up."""
-        rows = self._query("SELECT service, state FROM machine_state")
+        rows = self._db.query("SELECT service, state FROM machine_state")
         return {service: json.loads(blob) for service, blob in rows}
 
     def machine_state_updated_at(self, service: str) -> datetime | None:
         """When the snapshot of ``service`` was last saved."""
-        row = self._one("SELECT updated_at FROM machine_state WHERE service = ?", (service,))
+        row = self._db.one("SELECT updated_at FROM machine_state WHERE service = ?", (service,))
         return None if row is None else opt_dt(row[0])
 
     # -- maintenance --------------------------------------------------------------------------
@@ -253,7 +279,7 @@ class Store(HostMixin, IncidentsMixin, DrpMixin):
         (another connection) gets the lock between batches and probing never stalls. Call it
         from a thread with its own :class:`Store`, never inside :meth:`transaction`.
         """
-        if self._depth:
+        if self._db.in_transaction:
             raise StoreError("apply_retention cannot run inside a transaction")
         raw_cut = to_ms(now - raw_retention)
         rounds_deleted = self._delete_batches(
@@ -265,37 +291,37 @@ class Store(HostMixin, IncidentsMixin, DrpMixin):
         )
         long_deleted = self._long_retention(to_ms(now - long_retention))
         pages = self._incremental_vacuum(batch_size, pause)
-        with self._lock:
+        with self._db.lock:
             # PASSIVE never waits for the writer; the main file shrinks once frames are copied.
-            self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            self._db.conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
         result = RetentionResult(rounds_deleted, long_deleted, pages)
         log.info("store retention: %s", result)
         return result
 
     def integrity_check(self) -> list[str]:
         """Problems found by ``PRAGMA integrity_check`` (empty when the file is sound)."""
-        rows = self._query("PRAGMA integrity_check")
+        rows = self._db.query("PRAGMA integrity_check")
         return [] if rows == [("ok",)] else [str(r[0]) for r in rows]
 
     def _delete_batches(self, sql: str, cut: int, batch_size: int, pause: float) -> int:
         total = 0
         while True:
-            n = self._exec(sql, (cut, batch_size)).rowcount
+            n = self._db.execute(sql, (cut, batch_size)).rowcount
             total += n
             if n < batch_size:
                 return total
             time.sleep(pause)
 
     def _long_retention(self, cut: int) -> int:
-        with self.transaction():
+        with self._db.transaction():
             n = 0
             for host in self._hosts():
                 for table in ("host_samples", "host_fs"):
-                    n += self._conn.execute(
+                    n += self._db.conn.execute(
                         f"DELETE FROM {table} WHERE host = ? AND bucket < ?", (host, cut)
                     ).rowcount
             # Keep each service's newest transition before the cut: the state there is known.
-            n += self._conn.execute(
+            n += self._db.conn.execute(
                 """DELETE FROM transitions WHERE at < :cut AND id NOT IN (
                        SELECT max(id) FROM transitions t WHERE at = (
                            SELECT max(at) FROM transitions u
@@ -303,11 +329,11 @@ class Store(HostMixin, IncidentsMixin, DrpMixin):
                        GROUP BY service)""",
                 {"cut": cut},
             ).rowcount
-            n += self._conn.execute(
+            n += self._db.conn.execute(
                 "DELETE FROM incidents WHERE end_at IS NOT NULL AND end_at < ?", (cut,)
             ).rowcount
             # Keep the newest successful backup of each service: the backup age needs it.
-            n += self._conn.execute(
+            n += self._db.conn.execute(
                 """DELETE FROM backups WHERE finished_at < :cut AND id NOT IN (
                        SELECT max(id) FROM backups b WHERE status = 'ok' AND finished_at = (
                            SELECT max(finished_at) FROM backups c
@@ -315,7 +341,7 @@ class Store(HostMixin, IncidentsMixin, DrpMixin):
                        GROUP BY service)""",
                 {"cut": cut},
             ).rowcount
-            n += self._conn.execute(
+            n += self._db.conn.execute(
                 """DELETE FROM drills WHERE started_at < :cut AND id NOT IN (
                        SELECT max(id) FROM drills GROUP BY service)""",
                 {"cut": cut},
@@ -325,10 +351,10 @@ class Store(HostMixin, IncidentsMixin, DrpMixin):
     def _hosts(self) -> list[str]:
         # Skip-scan over the primary key: one index probe per host, not a full table scan.
         hosts: list[str] = []
-        row = self._conn.execute("SELECT min(host) FROM host_samples").fetchone()
+        row = self._db.conn.execute("SELECT min(host) FROM host_samples").fetchone()
         while row is not None and row[0] is not None:
             hosts.append(row[0])
-            row = self._conn.execute(
+            row = self._db.conn.execute(
                 "SELECT min(host) FROM host_samples WHERE host > ?", (row[0],)
             ).fetchone()
         return hosts
@@ -336,20 +362,20 @@ class Store(HostMixin, IncidentsMixin, DrpMixin):
     def _incremental_vacuum(self, pages: int, pause: float) -> int:
         freed = 0
         while True:
-            with self._lock:
-                before = int(self._conn.execute("PRAGMA freelist_count").fetchone()[0])
+            with self._db.lock:
+                before = int(self._db.conn.execute("PRAGMA freelist_count").fetchone()[0])
                 if before == 0:
                     return freed
                 # executescript steps the pragma to completion; execute() would step it once,
                 # and each step frees a single page.
                 try:
-                    self._conn.executescript(
+                    self._db.conn.executescript(
                         f"BEGIN IMMEDIATE; PRAGMA incremental_vacuum({int(pages)}); COMMIT;"
                     )
                 except BaseException:
-                    rollback_quietly(self._conn)
+                    rollback_quietly(self._db.conn)
                     raise
-                after = int(self._conn.execute("PRAGMA freelist_count").fetchone()[0])
+                after = int(self._db.conn.execute("PRAGMA freelist_count").fetchone()[0])
             freed += before - after
             if after >= before:  # auto_vacuum is off (old file): nothing more to hand back
                 return freed

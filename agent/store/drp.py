@@ -6,7 +6,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from agent.store.base import StoreBase
+from agent.store.base import Connection, where
 from agent.store.records import (
     BACKUP_OK,
     BackupRecord,
@@ -50,14 +50,17 @@ def _drill(row: tuple[Any, ...]) -> DrillRecord:
     )
 
 
-class DrpMixin(StoreBase):
-    """``backups``, ``backup_state`` and ``drills``."""
+class DrpTable:
+    """``backups``, ``backup_state`` and ``drills``: ``store.drp``."""
+
+    def __init__(self, db: Connection) -> None:
+        self._db = db
 
     def record_backup(self, backup: BackupRecord) -> None:
         """Store a finished backup; seeing the same (service, source, finished_at) again
         updates its status and size instead of adding a row (sources are polled repeatedly)."""
-        recorded = backup.recorded_at or self._now()
-        self._exec(
+        recorded = backup.recorded_at or self._db.now()
+        self._db.execute(
             f"""INSERT INTO backups ({_BACKUP_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (service, source, finished_at) DO UPDATE SET
                     status = excluded.status,
@@ -77,31 +80,29 @@ class DrpMixin(StoreBase):
         self, service: str, start: datetime | None = None, end: datetime | None = None
     ) -> list[BackupRecord]:
         """Backups of ``service`` finished in ``[start, end)``, oldest first."""
-        sql = f"SELECT {_BACKUP_COLS} FROM backups WHERE service = ?"
-        params: list[object] = [service]
-        if start is not None:
-            sql += " AND finished_at >= ?"
-            params.append(to_ms(start))
-        if end is not None:
-            sql += " AND finished_at < ?"
-            params.append(to_ms(end))
-        rows = self._query(sql + " ORDER BY finished_at, source", params)
+        sql, params = where(
+            f"SELECT {_BACKUP_COLS} FROM backups WHERE service = ?",
+            ("finished_at >= ?", opt_ms(start)),
+            ("finished_at < ?", opt_ms(end)),
+        )
+        rows = self._db.query(sql + " ORDER BY finished_at, source", [service, *params])
         return [_backup(r) for r in rows]
 
     def last_backup(self, service: str, before: datetime | None = None) -> BackupRecord | None:
         """The newest successful backup of ``service`` across sources (finished before
         ``before`` if given: the backup age at a past moment)."""
-        sql = f"SELECT {_BACKUP_COLS} FROM backups WHERE service = ? AND status = ?"
-        params: list[object] = [service, BACKUP_OK]
-        if before is not None:
-            sql += " AND finished_at < ?"
-            params.append(to_ms(before))
-        row = self._one(sql + " ORDER BY finished_at DESC LIMIT 1", params)
+        sql, params = where(
+            f"SELECT {_BACKUP_COLS} FROM backups WHERE service = ? AND status = ?",
+            ("finished_at < ?", opt_ms(before)),
+        )
+        row = self._db.one(
+            sql + " ORDER BY finished_at DESC LIMIT 1", [service, BACKUP_OK, *params]
+        )
         return None if row is None else _backup(row)
 
     def save_backup_state(self, state: BackupState) -> None:
         """Remember what the last look at one backup source found."""
-        self._exec(
+        self._db.execute(
             """INSERT INTO backup_state (service, source, last_success_at, last_error, checked_at)
                VALUES (?, ?, ?, ?, ?)
                ON CONFLICT (service, source) DO UPDATE SET
@@ -119,17 +120,17 @@ class DrpMixin(StoreBase):
 
     def load_backup_state(self, service: str | None = None) -> list[BackupState]:
         """Saved backup-source states (of one service, or all), by service and source."""
-        sql = "SELECT service, source, last_success_at, last_error, checked_at FROM backup_state"
-        params: list[object] = []
-        if service is not None:
-            sql += " WHERE service = ?"
-            params.append(service)
-        rows = self._query(sql + " ORDER BY service, source", params)
+        sql, params = where(
+            "SELECT service, source, last_success_at, last_error, checked_at FROM backup_state"
+            " WHERE 1",
+            ("service = ?", service),
+        )
+        rows = self._db.query(sql + " ORDER BY service, source", params)
         return [BackupState(s, src, opt_dt(ok), err, from_ms(at)) for s, src, ok, err, at in rows]
 
     def record_drill(self, drill: DrillRecord) -> int:
         """Store a restore drill; returns its id."""
-        cur = self._exec(
+        cur = self._db.execute(
             """INSERT INTO drills (service, started_at, restored_at, data_as_of, kind, ok, detail)
                VALUES (?, ?, ?, ?, ?, ?, ?)""",
             (
@@ -152,16 +153,11 @@ class DrpMixin(StoreBase):
         end: datetime | None = None,
     ) -> list[DrillRecord]:
         """Drills started in ``[start, end)`` (of one service, or all), oldest first."""
-        sql = f"SELECT {_DRILL_COLS} FROM drills WHERE 1"
-        params: list[object] = []
-        if service is not None:
-            sql += " AND service = ?"
-            params.append(service)
-        if start is not None:
-            sql += " AND started_at >= ?"
-            params.append(to_ms(start))
-        if end is not None:
-            sql += " AND started_at < ?"
-            params.append(to_ms(end))
-        rows = self._query(sql + " ORDER BY started_at, id", params)
+        sql, params = where(
+            f"SELECT {_DRILL_COLS} FROM drills WHERE 1",
+            ("service = ?", service),
+            ("started_at >= ?", opt_ms(start)),
+            ("started_at < ?", opt_ms(end)),
+        )
+        rows = self._db.query(sql + " ORDER BY started_at, id", params)
         return [_drill(r) for r in rows]

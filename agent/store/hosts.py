@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 from agent.core.stats import nearest_rank
-from agent.store.base import StoreBase
+from agent.store.base import Connection, where
 from agent.store.records import FsPoint, FsUsage, HostBucket, HostSummary, from_ms, to_ms
 
 BUCKET = timedelta(minutes=5)
@@ -31,10 +31,13 @@ def bucket_start(at: datetime) -> datetime:
     return from_ms(to_ms(at) // BUCKET_MS * BUCKET_MS)
 
 
-class HostMixin(StoreBase):
-    """``host_samples`` and ``host_fs``."""
+class HostTable:
+    """``host_samples`` and ``host_fs``: ``store.hosts``."""
 
-    def add_host_sample(
+    def __init__(self, db: Connection) -> None:
+        self._db = db
+
+    def add_sample(
         self,
         host: str,
         at: datetime,
@@ -51,8 +54,8 @@ class HostMixin(StoreBase):
             (host, bucket, mount, u.used_bytes, u.total_bytes, at_ms)
             for mount, u in (filesystems or {}).items()
         ]
-        with self.transaction():
-            self._execmany(
+        with self._db.transaction():
+            self._db.executemany(
                 """INSERT INTO host_samples
                        (host, bucket, key, count, sum, min, max, last, last_at)
                    VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?)
@@ -66,7 +69,7 @@ class HostMixin(StoreBase):
                        last_at = max(last_at, excluded.last_at)""",
                 rows,
             )
-            self._execmany(
+            self._db.executemany(
                 """INSERT INTO host_fs (host, bucket, mountpoint, used_bytes, total_bytes, at)
                    VALUES (?, ?, ?, ?, ?, ?)
                    ON CONFLICT (host, bucket, mountpoint) DO UPDATE SET
@@ -77,30 +80,29 @@ class HostMixin(StoreBase):
                 fs_rows,
             )
 
-    def host_series(
+    def series(
         self, host: str, start: datetime, end: datetime, key: str | None = None
     ) -> list[HostBucket]:
         """Buckets of ``host`` starting in ``[start, end)``, by bucket then key."""
-        sql = """SELECT key, bucket, count, sum, min, max, last FROM host_samples
-                 WHERE host = ? AND bucket >= ? AND bucket < ?"""
-        params: list[object] = [host, to_ms(start), to_ms(end)]
-        if key is not None:
-            sql += " AND key = ?"
-            params.append(key)
-        rows = self._query(sql + " ORDER BY bucket, key", params)
+        sql, params = where(
+            """SELECT key, bucket, count, sum, min, max, last FROM host_samples
+               WHERE host = ? AND bucket >= ? AND bucket < ?""",
+            ("key = ?", key),
+        )
+        rows = self._db.query(
+            sql + " ORDER BY bucket, key", [host, to_ms(start), to_ms(end), *params]
+        )
         return [
             HostBucket(key=k, start=from_ms(b), count=c, sum=s, min=lo, max=hi, last=last)
             for k, b, c, s, lo, hi, last in rows
         ]
 
-    def host_summary(
-        self, host: str, key: str, start: datetime, end: datetime
-    ) -> HostSummary | None:
+    def summary(self, host: str, key: str, start: datetime, end: datetime) -> HostSummary | None:
         """Average, p95 (of 5-minute means) and max of ``key`` over ``[start, end)``.
 
         ``None`` when there is no sample in the period.
         """
-        rows = self._query(
+        rows = self._db.query(
             """SELECT count, sum, max FROM host_samples
                WHERE host = ? AND bucket >= ? AND bucket < ? AND key = ?""",
             (host, to_ms(start), to_ms(end), key),
@@ -117,9 +119,9 @@ class HostMixin(StoreBase):
             samples=samples,
         )
 
-    def host_keys(self, host: str) -> list[str]:
+    def keys(self, host: str) -> list[str]:
         """Metric keys ever recorded for ``host`` (within the kept history)."""
-        rows = self._query(
+        rows = self._db.query(
             "SELECT DISTINCT key FROM host_samples WHERE host = ? ORDER BY key", (host,)
         )
         return [r[0] for r in rows]
@@ -128,7 +130,7 @@ class HostMixin(StoreBase):
         self, host: str, mountpoint: str, start: datetime, end: datetime
     ) -> list[FsPoint]:
         """The last used/total bytes of ``mountpoint`` per bucket in ``[start, end)``."""
-        rows = self._query(
+        rows = self._db.query(
             """SELECT bucket, used_bytes, total_bytes FROM host_fs
                WHERE host = ? AND bucket >= ? AND bucket < ? AND mountpoint = ?
                ORDER BY bucket""",

@@ -1,4 +1,4 @@
-"""Gangguan tickets and their audit trail, generated reports, and small key/value metadata."""
+"""Gangguan tickets and their audit trail."""
 
 from __future__ import annotations
 
@@ -6,11 +6,10 @@ import json
 from datetime import datetime
 from typing import Any
 
-from agent.store.base import StoreBase
+from agent.store.base import Connection, where
 from agent.store.records import (
     AuditEntry,
     IncidentRecord,
-    ReportRecord,
     dumps,
     from_ms,
     opt_dt,
@@ -35,10 +34,13 @@ def _incident(row: tuple[Any, ...]) -> IncidentRecord:
     )
 
 
-class IncidentsMixin(StoreBase):
-    """``incidents``, ``incident_audit``, ``reports`` and ``meta``."""
+class IncidentTable:
+    """``incidents`` and ``incident_audit``: ``store.incidents``."""
 
-    def upsert_incident(
+    def __init__(self, db: Connection) -> None:
+        self._db = db
+
+    def upsert(
         self,
         id: str,
         service: str,
@@ -49,7 +51,7 @@ class IncidentsMixin(StoreBase):
         blob: dict[str, Any],
     ) -> None:
         """Insert or replace the incident ``id`` (its audit trail is kept)."""
-        self._exec(
+        self._db.execute(
             f"""INSERT INTO incidents ({_INCIDENT_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (id) DO UPDATE SET
                     service = excluded.service, start_at = excluded.start_at,
@@ -64,16 +66,16 @@ class IncidentsMixin(StoreBase):
                 impact,
                 status,
                 dumps(blob),
-                to_ms(self._now()),
+                to_ms(self._db.now()),
             ),
         )
 
-    def get_incident(self, id: str) -> IncidentRecord | None:
+    def get(self, id: str) -> IncidentRecord | None:
         """The incident ``id``, or ``None``."""
-        row = self._one(f"SELECT {_INCIDENT_COLS} FROM incidents WHERE id = ?", (id,))
+        row = self._db.one(f"SELECT {_INCIDENT_COLS} FROM incidents WHERE id = ?", (id,))
         return None if row is None else _incident(row)
 
-    def incidents(
+    def overlapping(
         self,
         service: str | None = None,
         start: datetime | None = None,
@@ -81,23 +83,18 @@ class IncidentsMixin(StoreBase):
     ) -> list[IncidentRecord]:
         """Incidents overlapping ``[start, end)`` (open ones overlap everything after their
         start), oldest first; ``service=None`` means all services."""
-        sql = f"SELECT {_INCIDENT_COLS} FROM incidents WHERE 1"
-        params: list[object] = []
-        if service is not None:
-            sql += " AND service = ?"
-            params.append(service)
-        if end is not None:
-            sql += " AND start_at < ?"
-            params.append(to_ms(end))
-        if start is not None:
-            sql += " AND (end_at IS NULL OR end_at > ?)"
-            params.append(to_ms(start))
-        rows = self._query(sql + " ORDER BY start_at, id", params)
+        sql, params = where(
+            f"SELECT {_INCIDENT_COLS} FROM incidents WHERE 1",
+            ("service = ?", service),
+            ("start_at < ?", opt_ms(end)),
+            ("(end_at IS NULL OR end_at > ?)", opt_ms(start)),
+        )
+        rows = self._db.query(sql + " ORDER BY start_at, id", params)
         return [_incident(r) for r in rows]
 
-    def last_incident_id(self, prefix: str) -> str | None:
+    def last_id(self, prefix: str) -> str | None:
         """The greatest id starting with ``prefix`` (e.g. ``G-2024-09-``), to continue numbering."""
-        row = self._one(
+        row = self._db.one(
             "SELECT max(id) FROM incidents WHERE id >= ? AND id < ?",
             (prefix, prefix + "\U0010ffff"),
         )
@@ -105,44 +102,16 @@ class IncidentsMixin(StoreBase):
 
     def add_audit(self, incident_id: str, at: datetime, action: str, text: str = "") -> None:
         """Append a line to the audit trail of ``incident_id`` (which must exist)."""
-        self._exec(
+        self._db.execute(
             "INSERT INTO incident_audit (incident_id, at, action, text) VALUES (?, ?, ?, ?)",
             (incident_id, to_ms(at), action, text),
         )
 
     def audit(self, incident_id: str) -> list[AuditEntry]:
         """The audit trail of ``incident_id``, oldest first."""
-        rows = self._query(
+        rows = self._db.query(
             """SELECT at, action, text FROM incident_audit WHERE incident_id = ?
                ORDER BY at, id""",
             (incident_id,),
         )
         return [AuditEntry(incident_id, from_ms(a), act, t) for a, act, t in rows]
-
-    def report_generated(self, period: str) -> ReportRecord | None:
-        """The record of the report for ``period`` (``YYYY-MM``), or ``None`` if not yet made."""
-        row = self._one("SELECT generated_at, files FROM reports WHERE period = ?", (period,))
-        if row is None:
-            return None
-        return ReportRecord(period, from_ms(row[0]), list(json.loads(row[1])))
-
-    def mark_report(self, period: str, files: list[str]) -> bool:
-        """Record that ``period``'s report was written; ``False`` if it already was."""
-        cur = self._exec(
-            "INSERT OR IGNORE INTO reports (period, generated_at, files) VALUES (?, ?, ?)",
-            (period, to_ms(self._now()), dumps(files)),
-        )
-        return cur.rowcount == 1
-
-    def get_meta(self, key: str) -> str | None:
-        """A value from the ``meta`` table."""
-        row = self._one("SELECT value FROM meta WHERE key = ?", (key,))
-        return None if row is None else str(row[0])
-
-    def set_meta(self, key: str, value: str) -> None:
-        """Set a value in the ``meta`` table."""
-        self._exec(
-            "INSERT INTO meta (key, value) VALUES (?, ?) "
-            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            (key, value),
-        )

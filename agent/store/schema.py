@@ -147,9 +147,11 @@ _DRP = (
         files TEXT NOT NULL) WITHOUT ROWID""",
 )
 
+_DROP_META = ("DROP TABLE meta",)
+
 #: Ordered schema migrations; migration ``n`` (1-based) brings ``user_version`` to ``n``.
 #: Never edit a released step: append a new one.
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_CORE, _HOST, _INCIDENTS, _DRP)
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_CORE, _HOST, _INCIDENTS, _DRP, _DROP_META)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -17,7 +17,8 @@
   backups and drills are never dropped; machine-state saves coalesce into one pending op.
 - :meth:`StoreWriter.flush` and :meth:`StoreWriter.close` drain the queue (SIGTERM).
 
-Counters are plain attributes, read by the metrics layer at scrape time.
+Counters are plain attributes; the agent reads them every few seconds and adds what they
+grew by to its metrics (:mod:`agent.runtime.views`).
 """
 
 from __future__ import annotations
@@ -37,8 +38,6 @@ from agent.core.model import Round, Transition
 from agent.store.database import Store
 from agent.store.queue import OpKind, WriteOp, WriteQueue, states_op
 from agent.store.records import BackupRecord, BackupState, DrillRecord, FsUsage
-
-__all__ = ["OpKind", "StoreWriter", "WriteOp"]
 
 log = logging.getLogger("pantau.store")
 
@@ -187,7 +186,7 @@ class StoreWriter:
     ) -> None:
         """Queue one host reading (droppable under pressure)."""
         vals, fs = dict(values), dict(filesystems or {})
-        self.submit(WriteOp(OpKind.HOST_SAMPLE, lambda s: s.add_host_sample(host, at, vals, fs)))
+        self.submit(WriteOp(OpKind.HOST_SAMPLE, lambda s: s.hosts.add_sample(host, at, vals, fs)))
 
     def upsert_incident(
         self,
@@ -204,25 +203,27 @@ class StoreWriter:
         self.submit(
             WriteOp(
                 OpKind.INCIDENT,
-                lambda s: s.upsert_incident(id, service, start, end, impact, status, data),
+                lambda s: s.incidents.upsert(id, service, start, end, impact, status, data),
             )
         )
 
     def add_audit(self, incident_id: str, at: datetime, action: str, text: str = "") -> None:
         """Queue an audit line (after the incident's own upsert)."""
-        self.submit(WriteOp(OpKind.AUDIT, lambda s: s.add_audit(incident_id, at, action, text)))
+        self.submit(
+            WriteOp(OpKind.AUDIT, lambda s: s.incidents.add_audit(incident_id, at, action, text))
+        )
 
     def record_backup(self, backup: BackupRecord) -> None:
         """Queue a finished backup."""
-        self.submit(WriteOp(OpKind.BACKUP, lambda s: s.record_backup(backup)))
+        self.submit(WriteOp(OpKind.BACKUP, lambda s: s.drp.record_backup(backup)))
 
     def save_backup_state(self, state: BackupState) -> None:
         """Queue a backup-source state."""
-        self.submit(WriteOp(OpKind.BACKUP_STATE, lambda s: s.save_backup_state(state)))
+        self.submit(WriteOp(OpKind.BACKUP_STATE, lambda s: s.drp.save_backup_state(state)))
 
     def record_drill(self, drill: DrillRecord) -> None:
         """Queue a restore drill."""
-        self.submit(WriteOp(OpKind.DRILL, lambda s: s.record_drill(drill)))
+        self.submit(WriteOp(OpKind.DRILL, lambda s: s.drp.record_drill(drill)))
 
     # -- the thread ---------------------------------------------------------------------------
 

@@ -165,6 +165,7 @@ class _Reference(Collector):
             gauge("pantau_config_last_reload_success_timestamp_seconds", [], [([], 1_767_225_600.5)]),
             counter("pantau_storage_errors_total", [], [([], 3)]),
             counter("pantau_storage_dropped_total", [], [([], 0)]),
+            counter("pantau_storage_corruptions_total", [], [([], 0)]),
             counter("pantau_clock_jumps_total", [], [([], 1)]),
         ]  # fmt: skip
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import signal
 import sqlite3
 import time
@@ -200,3 +201,74 @@ def test_isolated_agent_records_unknown_not_every_service_down(
         down = db.execute("SELECT count(*) FROM transitions WHERE state = 'down'").fetchone()[0]
     db.close()
     assert (tickets, down) == (0, 0)
+
+
+def test_a_damaged_store_at_start_is_counted_in_storage_corruptions(
+    tmp_path: Path, target: Target
+) -> None:
+    """FAULTS 13: the damaged file is moved aside and ``pantau_storage_corruptions_total`` is 1."""
+    listen = f"127.0.0.1:{free_port()}"
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "pantau.db").write_bytes(b"this is not a database\n" * 100)
+    cfg = write_config(
+        tmp_path / "pantau.yaml",
+        data_dir=data,
+        listen=listen,
+        services=http_service("portal", target.url),
+    )
+    agent = AgentProcess(cfg, listen)
+    try:
+        assert agent.metric("pantau_storage_corruptions_total") == 1
+        wait_for(lambda: agent.metric('pantau_service_up{service="portal"}') == 1, 10, "up")
+    finally:
+        assert agent.stop() == 0
+    assert len(list(data.glob("pantau.db.corrupt-*"))) == 1
+    agent = AgentProcess(cfg, listen)  # a sound store: nothing more to count
+    try:
+        assert agent.metric("pantau_storage_corruptions_total") == 0
+    finally:
+        assert agent.stop() == 0
+
+
+def drilled(sid: str, url: str, schedule: str) -> str:
+    """A kritis service whose restore drill is scheduled."""
+    return http_service(sid, url, "kritis").replace(
+        "drp: {document: DRP.pdf}", f"drp: {{document: DRP.pdf, drill: {{schedule: {schedule}}}}}"
+    )
+
+
+def calendar_jobs(log: str) -> list[list[str]]:
+    """The job ids of each ``calendar jobs:`` line the agent logged, in order."""
+    lines = [line for line in log.splitlines() if "calendar jobs:" in line]
+    return [re.findall(r"(monthly-report|drill-\w+) at ", line) for line in lines]
+
+
+def test_sighup_keeps_one_monthly_report_job_and_one_job_per_scheduled_drill(
+    tmp_path: Path, target: Target
+) -> None:
+    listen = f"127.0.0.1:{free_port()}"
+    cfg_path = tmp_path / "pantau.yaml"
+    one = drilled("sipd", target.url, "monthly")
+    write_config(cfg_path, data_dir=tmp_path / "data", listen=listen, services=one)
+    agent = AgentProcess(cfg_path, listen)
+
+    def reload() -> list[str]:
+        """SIGHUP, then the jobs the calendar holds afterwards."""
+        before = len(calendar_jobs(agent.log()))
+        agent.signal(signal.SIGHUP)
+        wait_for(lambda: len(calendar_jobs(agent.log())) > before, 10, "the reload's calendar")
+        return sorted(calendar_jobs(agent.log())[-1])
+
+    try:
+        wait_for(lambda: len(calendar_jobs(agent.log())) == 1, 10, "the calendar at start")
+        assert sorted(calendar_jobs(agent.log())[0]) == ["drill-sipd", "monthly-report"]
+        assert reload() == ["drill-sipd", "monthly-report"]  # the same file: still one each
+        services = one + drilled("lapor", target.url, "quarterly")
+        write_config(cfg_path, data_dir=tmp_path / "data", listen=listen, services=services)
+        assert reload() == ["drill-lapor", "drill-sipd", "monthly-report"]
+        assert reload() == ["drill-lapor", "drill-sipd", "monthly-report"]
+        write_config(cfg_path, data_dir=tmp_path / "data", listen=listen, services=one)
+        assert reload() == ["drill-sipd", "monthly-report"]  # a removed drill is gone
+    finally:
+        assert agent.stop() == 0

@@ -10,11 +10,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
-
 from agent.config.loader import load_config
 from agent.core.clock import SystemClock
-from agent.runtime.drills import schedule_drills
+from agent.reports.monthly import MonthlyReporter
+from agent.runtime.cron import Cron
+from agent.store.database import Store
 from agent.store.writer import StoreWriter
 from tests.integration.agentproc import AgentProcess, Target, free_port, wait_for, write_config
 
@@ -118,11 +118,14 @@ def test_scheduled_drills_fire_on_the_15th_at_0200_in_the_zone(tmp_path: Path) -
     config = load_config(cfg_path)
 
     async def main() -> list[datetime]:
-        scheduler = AsyncIOScheduler(timezone=ZoneInfo("Asia/Jakarta"))
-        writer = StoreWriter(tmp_path / "x.db")
-        ids = schedule_drills(scheduler, config, SystemClock(), writer)
-        assert ids == ["drill-q"]
-        trigger = scheduler.get_job("drill-q").trigger
+        clock = SystemClock()
+        with Store.open(tmp_path / "data") as store:
+            cron = Cron(MonthlyReporter(store, clock), clock, StoreWriter(store.path))
+            try:
+                assert sorted(cron.configure(config)) == ["drill-q", "monthly-report"]
+                trigger = cron.scheduler.get_job("drill-q").trigger
+            finally:
+                cron.shutdown()
         start = datetime(2026, 11, 29, tzinfo=ZoneInfo("Asia/Jakarta"))
         first = trigger.get_next_fire_time(None, start)
         second = trigger.get_next_fire_time(first, first.replace(day=16))

@@ -315,15 +315,17 @@ class _Agent:
             s: self.machine(self.settings[s], MachineState.from_json(saved[s])) for s in saved
         }
         for sid in self.settings:
-            self.tickets[sid] = [Gangguan.from_json(r.blob) for r in self.store.incidents(sid)]
+            self.tickets[sid] = [
+                Gangguan.from_json(r.blob) for r in self.store.incidents.overlapping(sid)
+            ]
             self.history[sid] = self.store.transitions(sid, HISTORY_START)
 
     def operate(self, at: datetime, sid: str, start: datetime, action: Action) -> None:
         """``pantau incident ...``: read, change, write the stored ticket in one transaction."""
         with self.store.transaction():
-            record = next(r for r in self.store.incidents(sid) if r.start == start)
+            record = next(r for r in self.store.incidents.overlapping(sid) if r.start == start)
             g = action(Gangguan.from_json(record.blob), at)
-            self.store.upsert_incident(
+            self.store.incidents.upsert(
                 g.id, g.service, g.start, g.end, g.impact.value, g.status.value, g.to_json()
             )
 
@@ -331,11 +333,11 @@ class _Agent:
         local = at.astimezone(WIB)
         if local.hour == 2 and local.minute == 0:  # sipd: nightly push from the backup script
             status = "failed" if at in SIPD_FAILED_BACKUPS else "ok"
-            self.store.record_backup(
+            self.store.drp.record_backup(
                 BackupRecord("sipd", "push-0", at, status, "push", 2_400_000_000)
             )
         if local.hour % 6 == 0 and local.minute == 0:  # lapor: dump file seen by the agent
-            self.store.record_backup(
+            self.store.drp.record_backup(
                 BackupRecord("lapor", "files-0", at, "ok", "observed", 350_000_000)
             )
 
@@ -363,14 +365,14 @@ def write_history(store: Store, config: Config, clock: FakeClock) -> None:
                 agent.probe_all(at)
                 if (at - HISTORY_START) % timedelta(minutes=5) == timedelta(0):
                     values, fs = host_values(at)
-                    store.add_host_sample("app01", at, values, {"/": fs})
+                    store.hosts.add_sample("app01", at, values, {"/": fs})
                 agent.backups(at)
                 if at in script:
                     agent.operate(at, *script[at])
                 if at == SIPD_DRILL.restored_at:
-                    store.record_drill(SIPD_DRILL)
+                    store.drp.record_drill(SIPD_DRILL)
                 if at == LAPOR_DRILL.started_at + timedelta(minutes=20):
-                    store.record_drill(LAPOR_DRILL)
+                    store.drp.record_drill(LAPOR_DRILL)
                 at += MINUTE
             agent.flush()
 

@@ -57,10 +57,7 @@ def run_due(history: History, clock: FakeClock) -> list[Path]:
         with history.open_store(clock) as store:
             reporter = MonthlyReporter(store, clock)
             reporter.configure(history.config)
-            try:
-                return await reporter.run_due()
-            finally:
-                reporter.shutdown()
+            return await reporter.run_due()
 
     return asyncio.run(life())
 
@@ -74,7 +71,7 @@ def listing(directory: Path) -> dict[str, int]:
 
 def generated(history: History) -> Any:
     with history.open_store() as store:
-        return store.report_generated("2024-09")
+        return store.reports.generated("2024-09")
 
 
 def test_nothing_is_written_before_the_scheduled_day_and_time(

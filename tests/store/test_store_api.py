@@ -94,11 +94,11 @@ def test_machine_states_round_trip_through_the_state_machine(store: Store) -> No
 
 
 def test_host_samples_fold_into_five_minute_buckets(store: Store) -> None:
-    store.add_host_sample("local", at(0) + timedelta(seconds=10), {"cpu": 0.5, "mem": 0.25})
-    store.add_host_sample("local", at(4.9), {"cpu": 0.1})
-    store.add_host_sample("local", at(2), {"cpu": 0.9, "bad": float("nan")})  # older than 4.9
-    store.add_host_sample("local", at(5), {"cpu": 0.3})  # next bucket starts at minute 5
-    series = store.host_series("local", at(0), at(10))
+    store.hosts.add_sample("local", at(0) + timedelta(seconds=10), {"cpu": 0.5, "mem": 0.25})
+    store.hosts.add_sample("local", at(4.9), {"cpu": 0.1})
+    store.hosts.add_sample("local", at(2), {"cpu": 0.9, "bad": float("nan")})  # older than 4.9
+    store.hosts.add_sample("local", at(5), {"cpu": 0.3})  # next bucket starts at minute 5
+    series = store.hosts.series("local", at(0), at(10))
     assert [(b.key, b.start) for b in series] == [
         ("cpu", at(0)),
         ("mem", at(0)),
@@ -109,8 +109,8 @@ def test_host_samples_fold_into_five_minute_buckets(store: Store) -> None:
     assert cpu0.sum == pytest.approx(1.5)  # 0.5 + 0.1 + 0.9
     assert cpu0.avg == pytest.approx(0.5)  # 1.5 / 3
     assert cpu0.last == 0.1  # the newest sample by time (minute 4.9), not the last written
-    assert store.host_series("local", at(0), at(10), key="mem")[0].sum == 0.25
-    assert store.host_keys("local") == ["cpu", "mem"]  # NaN was skipped
+    assert store.hosts.series("local", at(0), at(10), key="mem")[0].sum == 0.25
+    assert store.hosts.keys("local") == ["cpu", "mem"]  # NaN was skipped
     assert bucket_start(at(7.5)) == at(5)
 
 
@@ -119,10 +119,10 @@ def test_host_summary_average_p95_and_max_by_hand(store: Store) -> None:
     # gets a sample of 100, so its mean is (0 + 2 + 100) / 3 = 34.
     for i in range(20):
         base = at(5 * i)
-        store.add_host_sample("h", base, {"cpu": float(i)})
-        store.add_host_sample("h", base + timedelta(minutes=1), {"cpu": float(i + 2)})
-    store.add_host_sample("h", at(2), {"cpu": 100.0})
-    summary = store.host_summary("h", "cpu", at(0), at(100))
+        store.hosts.add_sample("h", base, {"cpu": float(i)})
+        store.hosts.add_sample("h", base + timedelta(minutes=1), {"cpu": float(i + 2)})
+    store.hosts.add_sample("h", at(2), {"cpu": 100.0})
+    summary = store.hosts.summary("h", "cpu", at(0), at(100))
     assert summary is not None
     # samples: sum = Σ(i + i+2) + 100 = 2·190 + 40 + 100 = 520 over 41 samples
     assert summary.avg == pytest.approx(520 / 41)
@@ -131,19 +131,19 @@ def test_host_summary_average_p95_and_max_by_hand(store: Store) -> None:
     assert summary.max == 100.0
     assert (summary.buckets, summary.samples) == (20, 41)
     # [start, end) in buckets: minutes 50..95 are buckets 10..19, means 11..20 → rank 10 → 20
-    later = store.host_summary("h", "cpu", at(50), at(100))
+    later = store.hosts.summary("h", "cpu", at(50), at(100))
     assert later is not None
     assert later.p95 == 20.0
     assert later.avg == pytest.approx(sum(2 * i + 2 for i in range(10, 20)) / 20)
-    assert store.host_summary("h", "cpu", at(200), at(300)) is None
+    assert store.hosts.summary("h", "cpu", at(200), at(300)) is None
 
 
 def test_filesystem_usage_keeps_the_latest_reading_per_bucket(store: Store) -> None:
-    store.add_host_sample("h", at(1), {"fs:/var": 0.5}, {"/var": FsUsage(50, 100)})
-    store.add_host_sample("h", at(3), {"fs:/var": 0.6}, {"/var": FsUsage(60, 100)})
-    store.add_host_sample("h", at(2), {"fs:/var": 0.55}, {"/var": FsUsage(55, 100)})  # late
-    store.add_host_sample("h", at(6), {}, {"/var": FsUsage(70, 100)})
-    points = store.fs_series("h", "/var", at(0), at(10))
+    store.hosts.add_sample("h", at(1), {"fs:/var": 0.5}, {"/var": FsUsage(50, 100)})
+    store.hosts.add_sample("h", at(3), {"fs:/var": 0.6}, {"/var": FsUsage(60, 100)})
+    store.hosts.add_sample("h", at(2), {"fs:/var": 0.55}, {"/var": FsUsage(55, 100)})  # late
+    store.hosts.add_sample("h", at(6), {}, {"/var": FsUsage(70, 100)})
+    points = store.hosts.fs_series("h", "/var", at(0), at(10))
     assert [(p.start, p.used_bytes, p.total_bytes) for p in points] == [
         (at(0), 60, 100),
         (at(5), 70, 100),
@@ -151,109 +151,104 @@ def test_filesystem_usage_keeps_the_latest_reading_per_bucket(store: Store) -> N
 
 
 def test_incidents_upsert_query_overlap_and_audit(store: Store, clock: FakeClock) -> None:
-    store.upsert_incident("G-2024-09-0001", "a", at(0), at(30), "mayor", "closed", {"n": 1})
-    store.upsert_incident("G-2024-09-0002", "a", at(100), None, "minor", "open", {"n": 2})
-    store.upsert_incident("G-2024-09-0003", "b", at(50), at(60), "mayor", "closed", {})
+    store.incidents.upsert("G-2024-09-0001", "a", at(0), at(30), "mayor", "closed", {"n": 1})
+    store.incidents.upsert("G-2024-09-0002", "a", at(100), None, "minor", "open", {"n": 2})
+    store.incidents.upsert("G-2024-09-0003", "b", at(50), at(60), "mayor", "closed", {})
     clock.advance(60)
-    store.upsert_incident("G-2024-09-0002", "a", at(100), at(200), "mayor", "resolved", {"n": 3})
-    got = store.get_incident("G-2024-09-0002")
+    store.incidents.upsert("G-2024-09-0002", "a", at(100), at(200), "mayor", "resolved", {"n": 3})
+    got = store.incidents.get("G-2024-09-0002")
     assert got is not None
     assert (got.end, got.impact, got.status, got.blob) == (at(200), "mayor", "resolved", {"n": 3})
     assert got.updated_at == T0 + timedelta(seconds=60)
-    assert store.get_incident("nope") is None
+    assert store.incidents.get("nope") is None
     # [20, 55): #1 ends at 30 (overlaps), #3 starts at 50 (overlaps), #2 starts at 100 (no)
-    assert [i.id for i in store.incidents(start=at(20), end=at(55))] == [
+    assert [i.id for i in store.incidents.overlapping(start=at(20), end=at(55))] == [
         "G-2024-09-0001",
         "G-2024-09-0003",
     ]
     # an incident ending exactly at start does not overlap
-    assert [i.id for i in store.incidents("a", at(30), at(99))] == []
-    assert [i.id for i in store.incidents("a")] == ["G-2024-09-0001", "G-2024-09-0002"]
-    store.upsert_incident("G-2024-09-0004", "c", at(300), None, "minor", "open", {})
-    assert [i.id for i in store.incidents(start=at(1000), end=at(2000))] == ["G-2024-09-0004"]
-    assert store.last_incident_id("G-2024-09-") == "G-2024-09-0004"
-    assert store.last_incident_id("G-2024-10-") is None
+    assert [i.id for i in store.incidents.overlapping("a", at(30), at(99))] == []
+    assert [i.id for i in store.incidents.overlapping("a")] == ["G-2024-09-0001", "G-2024-09-0002"]
+    store.incidents.upsert("G-2024-09-0004", "c", at(300), None, "minor", "open", {})
+    assert [i.id for i in store.incidents.overlapping(start=at(1000), end=at(2000))] == [
+        "G-2024-09-0004"
+    ]
+    assert store.incidents.last_id("G-2024-09-") == "G-2024-09-0004"
+    assert store.incidents.last_id("G-2024-10-") is None
 
-    store.add_audit("G-2024-09-0001", at(5), "ack", "operator budi")
-    store.add_audit("G-2024-09-0001", at(2), "note", "first")
-    assert [(e.at, e.action) for e in store.audit("G-2024-09-0001")] == [
+    store.incidents.add_audit("G-2024-09-0001", at(5), "ack", "operator budi")
+    store.incidents.add_audit("G-2024-09-0001", at(2), "note", "first")
+    assert [(e.at, e.action) for e in store.incidents.audit("G-2024-09-0001")] == [
         (at(2), "note"),
         (at(5), "ack"),
     ]
     with pytest.raises(sqlite3.IntegrityError):
-        store.add_audit("G-1999-01-0001", at(0), "ack")  # foreign key: no such incident
+        store.incidents.add_audit("G-1999-01-0001", at(0), "ack")  # foreign key: no such incident
 
 
 def test_backups_dedupe_and_newest_success_across_sources(store: Store) -> None:
-    store.record_backup(BackupRecord("a", "files", at(0), "ok", "observed", 100))
-    store.record_backup(BackupRecord("a", "files", at(0), "ok", "observed", None))  # seen again
-    store.record_backup(BackupRecord("a", "restic", at(60), "ok", "observed", 200))
-    store.record_backup(BackupRecord("a", "push", at(90), "failed", "push"))
-    store.record_backup(BackupRecord("b", "push", at(120), "ok", "push"))
-    rows = store.backups("a")
+    store.drp.record_backup(BackupRecord("a", "files", at(0), "ok", "observed", 100))
+    store.drp.record_backup(BackupRecord("a", "files", at(0), "ok", "observed", None))  # seen again
+    store.drp.record_backup(BackupRecord("a", "restic", at(60), "ok", "observed", 200))
+    store.drp.record_backup(BackupRecord("a", "push", at(90), "failed", "push"))
+    store.drp.record_backup(BackupRecord("b", "push", at(120), "ok", "push"))
+    rows = store.drp.backups("a")
     assert [(b.source, b.finished_at, b.size_bytes) for b in rows] == [
         ("files", at(0), 100),  # the repeat kept the known size
         ("restic", at(60), 200),
         ("push", at(90), None),
     ]
     assert rows[0].recorded_at == T0
-    assert [b.source for b in store.backups("a", at(1), at(90))] == ["restic"]
-    last = store.last_backup("a")
+    assert [b.source for b in store.drp.backups("a", at(1), at(90))] == ["restic"]
+    last = store.drp.last_backup("a")
     assert last is not None
     assert (last.source, last.finished_at, last.ok) == ("restic", at(60), True)  # failed skipped
-    before = store.last_backup("a", before=at(60))
+    before = store.drp.last_backup("a", before=at(60))
     assert before is not None
     assert before.source == "files"
-    assert store.last_backup("zzz") is None
+    assert store.drp.last_backup("zzz") is None
 
 
 def test_backup_state_round_trip(store: Store) -> None:
     s1 = BackupState("a", "restic", at(0), "", at(1))
     s2 = BackupState("a", "files", None, "no file matches", at(2))
-    store.save_backup_state(s1)
-    store.save_backup_state(s2)
-    store.save_backup_state(BackupState("a", "restic", at(3), "", at(4)))
-    assert store.load_backup_state("a") == [s2, BackupState("a", "restic", at(3), "", at(4))]
-    assert store.load_backup_state("b") == []
+    store.drp.save_backup_state(s1)
+    store.drp.save_backup_state(s2)
+    store.drp.save_backup_state(BackupState("a", "restic", at(3), "", at(4)))
+    assert store.drp.load_backup_state("a") == [s2, BackupState("a", "restic", at(3), "", at(4))]
+    assert store.drp.load_backup_state("b") == []
 
 
 def test_drills_round_trip(store: Store) -> None:
     d = DrillRecord("a", at(0), at(42), at(-600), "automated", True, {"snapshot": "ab12"})
     failed = DrillRecord("a", at(100), None, None, "manual", False, {})
-    first = store.record_drill(d)
-    second = store.record_drill(failed)
+    first = store.drp.record_drill(d)
+    second = store.drp.record_drill(failed)
     assert second > first
-    got = store.drills("a")
+    got = store.drp.drills("a")
     assert got == [
         DrillRecord("a", at(0), at(42), at(-600), "automated", True, {"snapshot": "ab12"}, first),
         DrillRecord("a", at(100), None, None, "manual", False, {}, second),
     ]
-    assert store.drills(start=at(50)) == got[1:]
+    assert store.drp.drills(start=at(50)) == got[1:]
     with pytest.raises(sqlite3.IntegrityError):
-        store.record_drill(DrillRecord("a", at(0), None, None, "guess", False, {}))
+        store.drp.record_drill(DrillRecord("a", at(0), None, None, "guess", False, {}))
 
 
 def test_a_report_is_marked_only_once(store: Store) -> None:
-    assert store.report_generated("2024-09") is None
-    assert store.mark_report("2024-09", ["sipd.pdf", "rekap.csv"]) is True
-    assert store.mark_report("2024-09", ["again.pdf"]) is False
-    rec = store.report_generated("2024-09")
+    assert store.reports.generated("2024-09") is None
+    assert store.reports.mark("2024-09", ["sipd.pdf", "rekap.csv"]) is True
+    assert store.reports.mark("2024-09", ["again.pdf"]) is False
+    rec = store.reports.generated("2024-09")
     assert rec is not None
     assert (rec.generated_at, rec.files) == (T0, ["sipd.pdf", "rekap.csv"])
-
-
-def test_meta_values(store: Store) -> None:
-    assert store.get_meta("agent") is None
-    store.set_meta("agent", "srv-1")
-    store.set_meta("agent", "srv-2")
-    assert store.get_meta("agent") == "srv-2"
 
 
 def test_nested_transaction_failure_undoes_only_its_part(store: Store) -> None:
     def rounds_then_violation() -> None:
         with store.transaction():
             store.append_rounds([make_round("a", at(1))])
-            store.add_audit("missing", at(1), "ack")
+            store.incidents.add_audit("missing", at(1), "ack")
 
     with store.transaction():
         store.append_rounds([make_round("a", at(0))])
@@ -268,3 +263,30 @@ def test_a_second_connection_reads_what_the_first_committed(store: Store, tmp_pa
     with Store.open_file(store.path) as reader:
         assert reader.transitions("a", at(0)) == [Transition("a", at(0), State.UP)]
         assert reader.integrity_check() == []
+
+
+def test_the_table_families_share_the_stores_connection_and_transaction(store: Store) -> None:
+    """``store.hosts``, ``.incidents``, ``.reports`` and ``.drp`` write through the store's own
+    connection: a failure anywhere in one :meth:`Store.transaction` undoes all of them."""
+
+    def every_family_then_fail() -> None:
+        with store.transaction():
+            store.append_rounds([make_round("a", at(0))])
+            store.hosts.add_sample("local", at(0), {"cpu": 0.5})
+            store.incidents.upsert("G-2024-09-0001", "a", at(0), None, "mayor", "open", {})
+            store.reports.mark("2024-09", ["a.pdf"])
+            store.drp.record_backup(BackupRecord("a", "push", at(0), "ok", "push"))
+            raise RuntimeError("the batch fails after every family wrote")
+
+    with pytest.raises(RuntimeError):
+        every_family_then_fail()
+    assert store.rounds("a", at(0), at(1)) == []
+    assert store.hosts.keys("local") == []
+    assert store.incidents.overlapping() == []
+    assert store.reports.generated("2024-09") is None
+    assert store.drp.backups("a") == []
+    with store.transaction():
+        store.hosts.add_sample("local", at(0), {"cpu": 0.5})
+        store.drp.record_backup(BackupRecord("a", "push", at(0), "ok", "push"))
+    assert store.hosts.keys("local") == ["cpu"]
+    assert [b.finished_at for b in store.drp.backups("a")] == [at(0)]

@@ -31,18 +31,18 @@ def test_retention_keeps_raw_rounds_35_days_and_history_13_months(store: Store) 
             Transition("b", at(days=5), State.UP),
         ]
     )
-    store.add_host_sample("h", at(days=50), {"cpu": 0.1}, {"/": FsUsage(1, 2)})
-    store.add_host_sample("h", at(days=200), {"cpu": 0.2}, {"/": FsUsage(1, 2)})
-    store.upsert_incident("G-1", "a", at(days=40), at(days=50), "mayor", "closed", {})
-    store.add_audit("G-1", at(days=41), "ack")
-    store.upsert_incident("G-2", "a", at(days=20), None, "minor", "open", {})
-    store.upsert_incident("G-3", "a", at(days=140), at(days=150), "mayor", "closed", {})
+    store.hosts.add_sample("h", at(days=50), {"cpu": 0.1}, {"/": FsUsage(1, 2)})
+    store.hosts.add_sample("h", at(days=200), {"cpu": 0.2}, {"/": FsUsage(1, 2)})
+    store.incidents.upsert("G-1", "a", at(days=40), at(days=50), "mayor", "closed", {})
+    store.incidents.add_audit("G-1", at(days=41), "ack")
+    store.incidents.upsert("G-2", "a", at(days=20), None, "minor", "open", {})
+    store.incidents.upsert("G-3", "a", at(days=140), at(days=150), "mayor", "closed", {})
     for day, status in ((10, "ok"), (20, "ok"), (30, "failed")):
-        store.record_backup(BackupRecord("a", "files", at(days=day), status, "observed"))
-    store.record_backup(BackupRecord("b", "push", at(days=50), "failed", "push"))
-    store.record_backup(BackupRecord("b", "push", at(days=200), "ok", "push"))
-    store.record_drill(DrillRecord("a", at(days=10), None, None, "manual", False, {}))
-    store.record_drill(DrillRecord("a", at(days=20), at(days=20), None, "manual", True, {}))
+        store.drp.record_backup(BackupRecord("a", "files", at(days=day), status, "observed"))
+    store.drp.record_backup(BackupRecord("b", "push", at(days=50), "failed", "push"))
+    store.drp.record_backup(BackupRecord("b", "push", at(days=200), "ok", "push"))
+    store.drp.record_drill(DrillRecord("a", at(days=10), None, None, "manual", False, {}))
+    store.drp.record_drill(DrillRecord("a", at(days=20), at(days=20), None, "manual", True, {}))
 
     result = store.apply_retention(now)
 
@@ -60,13 +60,13 @@ def test_retention_keeps_raw_rounds_35_days_and_history_13_months(store: Store) 
         Transition("a", at(days=480), State.DOWN),
     ]
     assert store.transitions("b", at(days=100)) == [Transition("b", at(days=5), State.UP)]
-    assert [b.start for b in store.host_series("h", at(0), now)] == [at(days=200)]
-    assert [p.start for p in store.fs_series("h", "/", at(0), now)] == [at(days=200)]
-    assert [i.id for i in store.incidents()] == ["G-2", "G-3"]
-    assert store.audit("G-1") == []  # went with its incident
-    assert [(b.finished_at, b.status) for b in store.backups("a")] == [(at(days=20), "ok")]
-    assert [b.finished_at for b in store.backups("b")] == [at(days=200)]
-    assert [d.started_at for d in store.drills("a")] == [at(days=20)]
+    assert [b.start for b in store.hosts.series("h", at(0), now)] == [at(days=200)]
+    assert [p.start for p in store.hosts.fs_series("h", "/", at(0), now)] == [at(days=200)]
+    assert [i.id for i in store.incidents.overlapping()] == ["G-2", "G-3"]
+    assert store.incidents.audit("G-1") == []  # went with its incident
+    assert [(b.finished_at, b.status) for b in store.drp.backups("a")] == [(at(days=20), "ok")]
+    assert [b.finished_at for b in store.drp.backups("b")] == [at(days=200)]
+    assert [d.started_at for d in store.drp.drills("a")] == [at(days=20)]
 
 
 def _fill_old_rounds(store: Store, n: int, day: float) -> None:

@@ -27,7 +27,7 @@ def test_fresh_database_has_wal_incremental_vacuum_and_current_schema(store: Sto
         assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     finally:
         conn.close()
-    own = store._conn
+    own = store._db.conn
     assert own.execute("PRAGMA synchronous").fetchone()[0] == 1  # 1 = NORMAL
     assert own.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     assert own.execute("PRAGMA busy_timeout").fetchone()[0] == 5000
@@ -46,13 +46,39 @@ def test_an_old_version_database_is_migrated_forward_keeping_its_data(
     conn.close()
 
     with Store.open(tmp_path, clock=clock) as store:
-        assert store._conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert store._db.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         assert store.transitions("a", T0) == [Transition("a", T0, State.DOWN, "x")]
         # tables of later migrations exist and work
-        store.record_backup(BackupRecord("a", "push", at(1), "ok", "push"))
-        store.add_host_sample("local", at(1), {"cpu": 0.5})
-        store.upsert_incident("G-2024-09-0001", "a", T0, None, "mayor", "open", {})
-        assert store.last_backup("a") is not None
+        store.drp.record_backup(BackupRecord("a", "push", at(1), "ok", "push"))
+        store.hosts.add_sample("local", at(1), {"cpu": 0.5})
+        store.incidents.upsert("G-2024-09-0001", "a", T0, None, "mayor", "open", {})
+        assert store.drp.last_backup("a") is not None
+
+
+def test_a_version_4_store_loses_its_unused_meta_table_and_keeps_everything_else(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    path = tmp_path / "pantau.db"
+    conn = connect(path, busy_timeout=1.0)
+    assert migrate(conn, MIGRATIONS[:4]) == 4  # the schema before the meta table was dropped
+    conn.execute("INSERT INTO meta (key, value) VALUES ('agent', 'srv-1')")
+    conn.execute(
+        "INSERT INTO transitions (service, at, state, reason) VALUES ('a', ?, 'down', 'x')",
+        (1_725_148_800_000,),  # 2024-09-01T00:00Z
+    )
+    conn.execute(
+        "INSERT INTO reports (period, generated_at, files) VALUES ('2024-08', ?, '[]')",
+        (1_725_148_800_000,),
+    )
+    conn.close()
+
+    with Store.open(tmp_path, clock=clock) as store:
+        tables = {r[0] for r in store._db.query("SELECT name FROM sqlite_master")}
+        assert store._db.one("PRAGMA user_version")[0] == SCHEMA_VERSION == 5
+        assert "meta" not in tables
+        assert "service_meta" in tables  # the used one stays
+        assert store.transitions("a", T0) == [Transition("a", T0, State.DOWN, "x")]
+        assert store.reports.generated("2024-08") is not None
 
 
 def test_reopening_a_current_database_changes_nothing(tmp_path: Path, clock: FakeClock) -> None:
@@ -97,7 +123,7 @@ def test_a_locked_database_needing_migration_is_an_error_not_corruption(tmp_path
         conn.close()
     assert not list(tmp_path.glob("*.corrupt-*"))
     with Store.open(tmp_path) as store:  # once the lock is gone, the migration runs
-        assert store._conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert store._db.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
 
 
 def test_an_empty_file_is_a_valid_empty_database(tmp_path: Path) -> None:

@@ -13,8 +13,9 @@ import pytest
 from agent.core.errors import StoreError
 from agent.core.model import State, Transition
 from agent.store.database import Store
+from agent.store.queue import OpKind, WriteOp
 from agent.store.records import BackupRecord, BackupState, DrillRecord, FsUsage
-from agent.store.writer import OpKind, StoreWriter, WriteOp
+from agent.store.writer import StoreWriter
 from tests.fakes import FakeClock
 from tests.store.conftest import at, make_round
 
@@ -50,12 +51,12 @@ def test_every_kind_of_write_lands_after_flush(db: Store, clock: FakeClock) -> N
     assert len(db.rounds("a", at(0), at(10))) == 3
     assert db.transitions("a", at(0)) == [Transition("a", at(0), State.UP)]
     assert db.load_machine_states() == {"a": {"confirmed": "up"}}
-    assert db.host_summary("local", "cpu", at(0), at(5)) is not None
-    assert len(db.fs_series("local", "/", at(0), at(5))) == 1
-    assert [e.action for e in db.audit("G-2024-09-0001")] == ["ack"]
-    assert db.last_backup("a") is not None
-    assert len(db.load_backup_state("a")) == 1
-    assert len(db.drills("a")) == 1
+    assert db.hosts.summary("local", "cpu", at(0), at(5)) is not None
+    assert len(db.hosts.fs_series("local", "/", at(0), at(5))) == 1
+    assert [e.action for e in db.incidents.audit("G-2024-09-0001")] == ["ack"]
+    assert db.drp.last_backup("a") is not None
+    assert len(db.drp.load_backup_state("a")) == 1
+    assert len(db.drp.drills("a")) == 1
     assert (w.written_total, w.storage_errors_total, w.healthy) == (9, 0, True)
 
 
@@ -93,7 +94,7 @@ def test_a_full_queue_drops_the_oldest_rounds_never_transitions(
     assert w.close(5.0)
     assert db.rounds("a", at(0), at(10)) == []
     assert [t.at for t in db.transitions("a", at(0))] == [at(0), at(4), at(5), at(6), at(7)]
-    assert db.host_summary("h", "cpu", at(0), at(5)) is None
+    assert db.hosts.summary("h", "cpu", at(0), at(5)) is None
 
 
 def test_machine_state_saves_coalesce_behind_earlier_transitions(

@@ -49,7 +49,7 @@ import httpx
 from agent.config.katalog import ServiceSettings, all_settings
 from agent.config.models import Config
 from agent.core.durations import parse_duration
-from agent.core.errors import ReportError
+from agent.core.errors import ReportError, ReportRequestError
 from agent.core.model import State
 from agent.core.pedoman import Classification, Group, Impact, priority
 from agent.core.periods import month_bounds
@@ -155,7 +155,7 @@ def build_fleet_report(
     settings = all_settings(config)
     unknown = [s for s in services if s not in seen and s not in settings]
     if unknown:
-        raise ReportError(
+        raise ReportRequestError(
             f"unknown service(s): {', '.join(unknown)} (not in Prometheus or katalog)"
         )
     if not seen:
