@@ -22,7 +22,7 @@ from agent.reports.fleet.timeline import (
     spans_from_observations,
     to_intervals,
 )
-from tests.engine.fakeprom import FakeProm, scrape_agent
+from tests.reports.fleet.fakeprom import FakeProm, scrape_agent
 
 H, M = 3600, 60
 T0 = int(datetime(2026, 10, 5, tzinfo=UTC).timestamp())  # a whole hour, a multiple of 30 s

@@ -7,7 +7,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from agent.cli.main import main
-from tests.agent.test_config_errors import BASE
+from tests.config.test_config_errors import BASE
 
 
 def run(tmp_path: Path, *args: str) -> tuple[int, str]:
