@@ -48,6 +48,7 @@ from agent.runtime.scheduler import Scheduler
 from agent.runtime.service_runner import ServiceRunner
 from agent.runtime.views import AgentViews
 from agent.store.database import Store
+from agent.store.lock import DataDirLock
 from agent.store.writer import StoreWriter
 from exporters.metrics import MetricsCache
 from probes.base import Probe
@@ -430,12 +431,16 @@ class Agent:
 
 
 def run_agent(config_path: Path, config: Config | None = None) -> int:
-    """``pantau run``: load (unless given), start, serve until stopped; the exit code."""
+    """``pantau run``: load (unless given), lock the data dir, start, serve until stopped;
+    the exit code (a data dir locked by another agent is a StoreError: exit 2)."""
     config = config or load_config(config_path)
-    agent = Agent(config, config_path)
-    try:
-        asyncio.run(agent.serve())
-    except OSError as exc:
-        log.error("cannot start: %s", exc)
-        return 2
+    # First of all, before the store is opened or the port bound: one agent per data dir
+    # (a second one would move a "damaged" store aside under the first, or double every row).
+    with DataDirLock.acquire(Path(config.agent.data_dir)):
+        agent = Agent(config, config_path)
+        try:
+            asyncio.run(agent.serve())
+        except OSError as exc:
+            log.error("cannot start: %s", exc)
+            return 2
     return 0
