@@ -37,7 +37,7 @@ def month_tickets(config: Config, period: str) -> list[Gangguan]:
     """The tickets overlapping a calendar month of the configured zone, oldest first."""
     year, month = parse_period(period)
     start, end = month_bounds(year, month, ZoneInfo(config.agent.timezone))
-    with open_store(config) as store:
+    with open_store(config, read_only=True) as store:
         return [
             Gangguan.from_json(r.blob) for r in store.incidents.overlapping(start=start, end=end)
         ]

@@ -114,7 +114,7 @@ def status(config_path: Path, as_json: bool) -> None:
     from agent.reports.status import status_document
 
     config = load_config(config_path)
-    with open_store(config) as store:
+    with open_store(config, read_only=True) as store:
         doc = status_document(store, config, SystemClock().now())
     if as_json:
         click.echo(json.dumps(doc, indent=2, ensure_ascii=False))

@@ -63,7 +63,9 @@ def run_report(
                 generate_from_prometheus, config, prometheus_url, step=step, auth=auth
             )
         else:
-            write = functools.partial(generate, stack.enter_context(open_store(config)), config)
+            write = functools.partial(
+                generate, stack.enter_context(open_store(config, read_only=True)), config
+            )
         bar_cm = click.progressbar(
             length=len(services) or len(config.services), label="Formulir", file=sys.stderr
         )

@@ -88,6 +88,7 @@ class Store:
         recover_corrupt: bool = True,
         create: bool = True,
         clock: Clock | None = None,
+        read_only: bool = False,
     ) -> Store:
         """Open ``<data_dir>/pantau.db``, creating (unless ``create`` is off: then a missing
         file is a :class:`~agent.core.errors.NoStoreError`), checking and migrating it.
@@ -95,8 +96,12 @@ class Store:
         ``quick_check`` runs ``PRAGMA quick_check`` (about 8 ms per MB); ``recover_corrupt``
         moves a damaged file aside and starts afresh — the agent's start-up open sets both,
         CLI commands and secondary connections should pass ``False`` for both.
+        ``read_only`` (reading commands) implies neither and no ``create``; it refuses writes
+        and still reads on a full disk (see :func:`~agent.store.schema.open_snapshot`).
         """
         path = Path(data_dir) / DB_FILENAME
+        if read_only:
+            create = quick_check = recover_corrupt = False
         if not create and not path.exists():
             raise NoStoreError(
                 f"no store at {path}: has `pantau run` been started with this configuration?"
@@ -107,6 +112,7 @@ class Store:
             quick_check=quick_check,
             recover_corrupt=recover_corrupt,
             clock=clock,
+            read_only=read_only,
         )
 
     @classmethod
@@ -118,6 +124,7 @@ class Store:
         quick_check: bool = True,
         recover_corrupt: bool = True,
         clock: Clock | None = None,
+        read_only: bool = False,
     ) -> Store:
         """Open the database file ``path`` (see :meth:`open`)."""
         clock = clock or SystemClock()
@@ -127,6 +134,7 @@ class Store:
             quick_check=quick_check,
             recover=recover_corrupt,
             now=clock.now(),
+            read_only=read_only,
         )
         return cls(Path(path), opened.conn, clock, opened.moved_aside)
 

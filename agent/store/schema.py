@@ -29,6 +29,7 @@ from datetime import datetime
 from pathlib import Path
 
 from agent.core.errors import StoreError
+from agent.store.lock import agent_holds
 
 log = logging.getLogger("pantau.store")
 
@@ -36,6 +37,10 @@ SQLITE_HEADER = b"SQLite format 3\x00"
 #: SQLITE_CORRUPT and SQLITE_NOTADB: the file is damaged, not merely busy.
 CORRUPT_CODES = frozenset({11, 26})
 JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024
+#: SQLITE_READONLY, SQLITE_IOERR, SQLITE_FULL, SQLITE_CANTOPEN: no room for a ``-shm``/``-wal``.
+NO_ROOM_CODES = frozenset({8, 10, 13, 14})
+#: A WAL of at most its header holds no frame (no transaction the database file lacks).
+WAL_HEADER_BYTES = 32
 
 _CORE = (
     """CREATE TABLE rounds (
@@ -227,7 +232,13 @@ def migrate(conn: sqlite3.Connection, migrations: tuple[tuple[str, ...], ...] = 
 
 
 def open_database(
-    path: Path, *, busy_timeout: float, quick_check: bool, recover: bool, now: datetime
+    path: Path,
+    *,
+    busy_timeout: float,
+    quick_check: bool,
+    recover: bool,
+    now: datetime,
+    read_only: bool = False,
 ) -> Opened:
     """Open (creating, checking, migrating) the database at ``path``.
 
@@ -236,7 +247,25 @@ def open_database(
     connection that could pull the file from under a running agent. Otherwise, and for any
     other failure (locked past ``busy_timeout``, permissions, a newer schema), it raises
     :class:`~agent.core.errors.StoreError`.
+
+    ``read_only`` (the reading commands: status, incidents, report) makes the connection
+    ``query_only``, and where SQLite finds no room for its ``-shm`` file (a full disk, a
+    read-only mount) it falls back to :func:`open_snapshot`.
     """
+    if read_only:
+        try:
+            return _open_reader(path, busy_timeout)
+        except sqlite3.Error as exc:
+            if _no_room(exc):
+                return Opened(open_snapshot(path, exc), None)
+            if is_corruption(exc):
+                raise StoreError(
+                    f"store {path} is damaged ({exc}); restart the agent to move it aside "
+                    "and start a fresh database"
+                ) from exc
+            raise StoreError(
+                f"cannot open store {path}: {exc}; check the disk and permissions"
+            ) from exc
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         # Reading the header opens and closes the file, and closing any descriptor of a file
@@ -285,6 +314,86 @@ def open_database(
         ) from exc
     except OSError as exc:
         raise StoreError(f"cannot open store {path}: {exc}") from exc
+
+
+def _open_reader(path: Path, busy_timeout: float) -> Opened:
+    # Not connect(): setting ``auto_vacuum`` may write the header even when it is unchanged,
+    # which a full disk refuses (SQLITE_FULL) though a reader needs no room at all.
+    conn = sqlite3.connect(
+        path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
+    )
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+        _check(conn, quick_check=False)
+        migrate(conn)
+        conn.execute("PRAGMA query_only = ON")
+    except BaseException:
+        conn.close()
+        raise
+    return Opened(conn, None)
+
+
+def _no_room(exc: sqlite3.Error) -> bool:
+    """Whether SQLite could not create or grow a file beside the database (``-shm``/``-wal``):
+    a full disk (``SQLITE_FULL``, or ``SQLITE_IOERR`` when the ``-shm`` cannot be sized), or
+    a directory this process may not write (``SQLITE_READONLY``, ``SQLITE_CANTOPEN``)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code is not None and code & 0xFF in NO_ROOM_CODES
+
+
+def open_snapshot(path: Path, cause: sqlite3.Error) -> sqlite3.Connection:
+    """Read ``path`` without SQLite's ``-shm`` file: the database file as it stands
+    (``immutable=1``), for reading commands on a full disk.
+
+    In WAL mode every reader needs a 32 KiB ``-shm`` file, which a full disk cannot give, so
+    ``pantau status`` could not read a store the agent had left whole. An immutable read takes
+    no locks and ignores the WAL, so it is exact only when no agent writes the store and the
+    WAL holds no transaction the database file lacks; otherwise this raises
+    :class:`~agent.core.errors.StoreError` saying what to free, rather than show stale data.
+    (An agent starting during the read writes its WAL, not this file, for its first second.)
+    """
+    why = f"cannot read store {path}: {cause}"
+    running = agent_holds(path.parent)
+    if running is not False:
+        raise StoreError(
+            f"{why}; "
+            + ("an agent is writing it" if running else "cannot tell whether an agent writes it")
+            + ", so a snapshot could be stale: free some space on its file system and retry"
+        )
+    wal = Path(f"{path}-wal")
+    wal_bytes = wal.stat().st_size if wal.exists() else 0
+    if wal_bytes > WAL_HEADER_BYTES:
+        raise StoreError(
+            f"{why}; its write-ahead log {wal} holds {wal_bytes} bytes not yet in the "
+            "database file: free some space on its file system (or start the agent) and retry"
+        )
+    try:
+        conn = sqlite3.connect(
+            path.absolute().as_uri() + "?mode=ro&immutable=1",
+            uri=True,
+            isolation_level=None,
+            check_same_thread=False,
+        )
+    except sqlite3.Error as exc:
+        raise StoreError(f"{why}; reading it as a snapshot failed too: {exc}") from exc
+    try:
+        version = user_version(conn)
+    except sqlite3.Error as exc:
+        conn.close()
+        raise StoreError(f"{why}; reading it as a snapshot failed too: {exc}") from exc
+    if version != SCHEMA_VERSION:
+        conn.close()
+        raise StoreError(
+            f"{why}; its schema (version {version}) needs migrating to {SCHEMA_VERSION}, which a "
+            "full disk does not allow: free some space on its file system and retry"
+        )
+    log.warning(
+        "no room beside %s for SQLite's shared-memory file (%s): reading the database file "
+        "as a read-only snapshot",
+        path,
+        cause,
+    )
+    return conn
 
 
 def is_corruption(exc: sqlite3.Error) -> bool:

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
-import errno
-import os
 import shutil
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,55 +11,16 @@ import pytest
 
 from agent.store.database import Store
 from agent.store.writer import StoreWriter
-from tests.conftest import IN_CI
+from tests import smalldisk
 from tests.fakes import FakeClock
 from tests.store.conftest import at, make_round
 
 
-def _run(*cmd: str) -> None:
-    subprocess.run(cmd, check=True, capture_output=True, timeout=30)
-
-
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 2 MiB file system: tmpfs, or an ext4 loop file where tmpfs cannot be mounted."""
-    mnt = tmp_path / "disk"
-    mnt.mkdir()
-    try:
-        _run("mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mnt))
-    except (OSError, subprocess.SubprocessError) as tmpfs_exc:
-        image = tmp_path / "disk.img"
-        try:
-            with image.open("wb") as f:
-                f.truncate(4 * 1024 * 1024)
-            _run("mkfs.ext4", "-q", "-F", str(image))
-            _run("mount", "-o", "loop", str(image), str(mnt))
-        except (OSError, subprocess.SubprocessError) as loop_exc:
-            message = f"cannot create a small file system: {tmpfs_exc!r}; {loop_exc!r}"
-            if IN_CI:
-                pytest.fail(message)
-            pytest.skip(message)
-    try:
+    """A 2 MiB file system (see :func:`tests.smalldisk.small_disk`)."""
+    with smalldisk.small_disk(tmp_path) as mnt:
         yield mnt
-    finally:
-        subprocess.run(["umount", str(mnt)], capture_output=True, timeout=30, check=False)
-
-
-def _fill(directory: Path) -> Path:
-    """Write a file until the file system reports ENOSPC; return it."""
-    filler = directory / "filler"
-    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
-    try:
-        for chunk in (65536, 4096, 512, 1):
-            with contextlib.suppress(OSError):
-                while True:
-                    os.write(fd, b"\0" * chunk)
-        with pytest.raises(OSError, match="No space left") as info:
-            os.write(fd, b"\0")
-        assert info.value.errno == errno.ENOSPC
-    finally:
-        os.close(fd)
-    return filler
 
 
 def _wait(condition: Callable[[], bool], timeout: float) -> bool:
@@ -88,7 +45,7 @@ def test_full_disk_degrades_health_buffers_and_recovers(small_disk: Path, clock:
     try:
         writer.append_rounds([make_round("a", at(i)) for i in range(10)])
         assert writer.flush(5.0)
-        filler = _fill(small_disk)
+        filler = smalldisk.fill(small_disk)
 
         # ~300 KB of rounds: far more than the WAL has room for
         expected = 10
