@@ -24,3 +24,8 @@ class FakeClock:
         """Let real time pass: both clocks move."""
         self._now += timedelta(seconds=seconds)
         self._mono += seconds
+
+    def step(self, seconds: float) -> None:
+        """Step the wall clock alone (NTP, an operator, a wrong BIOS clock): ``-3600`` is an
+        hour back; the monotonic clock does not move."""
+        self._now += timedelta(seconds=seconds)

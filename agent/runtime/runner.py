@@ -97,6 +97,7 @@ class Agent:
         self.clock_jumps = 0
         self._background: set[asyncio.Task[None]] = set()
         self._last_retention: float | None = None
+        self._stored_rounds: dict[str, datetime] = {}
         self.incidents = IncidentTracker(config.agent.name, ZoneInfo(config.agent.timezone), {})
         self._connectivity: list[Probe] = []
         self.backups = BackupMonitor(self.clock, self.metrics)
@@ -130,6 +131,7 @@ class Agent:
         self.metrics.inc_storage_corruptions(self.store.corruptions_total)
         self.scheduler = Scheduler(cfg.agent.max_concurrency)
         states = await asyncio.to_thread(self.store.load_machine_states)
+        self._stored_rounds = await asyncio.to_thread(self.store.last_round_times)
         self.incidents.configure(cfg.agent.name, ZoneInfo(cfg.agent.timezone), all_settings(cfg))
         await asyncio.to_thread(self.incidents.load, self.store, self.clock.now())
         self.views.publish_incidents()
@@ -264,6 +266,7 @@ class Agent:
                 else (MachineState.from_json(states[sid]) if sid in states else None)
             )
             runner = ServiceRunner.build(cfg, settings, self.clock, state)
+            runner.not_before = self._stored_rounds.get(sid)  # time never runs back (FAULTS 39)
             if old is not None:
                 self._spawn(old.aclose())
             self.services[sid] = runner
@@ -386,7 +389,9 @@ class Agent:
                 self.clock_jumps += 1
                 self.metrics.inc_clock_jumps()
                 log.warning(
-                    "wall clock stepped by %+.1f s (rounds keep their monotonic rhythm)", step
+                    "wall clock stepped by %+.1f s (rounds keep their monotonic rhythm%s)",
+                    step,
+                    "; no round is stamped before the newest one" if step < 0 else "",
                 )
         self.views.publish_agent()
 

@@ -38,6 +38,9 @@ class ServiceRunner:
     #: errors inside each check's probe (a raise, or an overrun of its own deadline) not yet
     #: published to ``pantau_probe_errors_total``; see :meth:`take_probe_errors`.
     probe_errors: dict[str, int] = field(default_factory=dict)
+    #: the newest round of this service already stored when the agent started: no round is
+    #: stamped before it, also when the wall clock stepped back while the agent was down.
+    not_before: datetime | None = None
 
     @classmethod
     def build(
@@ -82,7 +85,7 @@ class ServiceRunner:
         )
 
     async def _run_probe(self, name: str, check: Check, probe: Probe) -> ProbeResult:
-        started = self.clock.now()
+        started = self.round_time()
         t0 = self.clock.monotonic()
         try:
             async with asyncio.timeout(self.settings.timeout.total_seconds() + 1.0):
@@ -103,7 +106,7 @@ class ServiceRunner:
 
     async def run_round(self, *, isolated: bool = False) -> tuple[Round, list[Transition]]:
         """Run every check once, concurrently; return the round and the transitions it caused."""
-        started = self.clock.now()
+        started = self.round_time()
         results = await asyncio.gather(*(self._run_probe(n, c, p) for n, c, p in self.probes))
         rnd = judge(
             self.id,
@@ -125,6 +128,16 @@ class ServiceRunner:
                 extra={"service": self.id, "state": t.state.value, "reason": t.reason},
             )
         return rnd, transitions
+
+    def round_time(self) -> datetime:
+        """The time a round starting now is stamped with: the wall clock, but never before the
+        previous round (FAULTS 39). After the wall clock steps back, rounds keep the time of the
+        newest one until the wall clock has caught up: that stretch of the calendar was already
+        observed once, so it is neither counted twice nor turned into no-data, and *dipantau
+        sejak* (the first round) never moves back."""
+        now = self.clock.now()
+        floors = [t for t in (self.not_before, self.machine.state.last_round_at) if t is not None]
+        return max([now, *floors])
 
     def take_probe_errors(self) -> dict[str, int]:
         """The probe errors per check since the last call (then forgotten)."""

@@ -208,6 +208,11 @@ class Store:
         row = self._db.one("SELECT last_round_at FROM service_meta WHERE service = ?", (service,))
         return None if row is None else from_ms(row[0])
 
+    def last_round_times(self) -> dict[str, datetime]:
+        """The newest stored round of every service (the agent stamps no round before it)."""
+        rows = self._db.query("SELECT service, last_round_at FROM service_meta")
+        return {service: from_ms(at) for service, at in rows}
+
     def services(self) -> list[str]:
         """Every service that has at least one stored round."""
         return [r[0] for r in self._db.query("SELECT service FROM service_meta ORDER BY service")]
