@@ -13,6 +13,7 @@ Layout of the store package::
       drp.py         store.drp         backups, backup-source state, restore drills
     queue.py       the writer's bounded queue and its drop policy
     writer.py      the single writer thread the agent feeds through that queue
+    lock.py        one agent per data directory (``pantau.lock``)
 
 All times are stored as integer epoch milliseconds UTC and come back as aware UTC datetimes.
 Raw rounds are kept for ``raw_retention`` (35 days by default); transitions, host aggregates,
