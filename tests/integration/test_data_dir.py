@@ -213,7 +213,7 @@ def test_reading_commands_work_on_a_full_disk(tmp_path: Path, target: Target) ->
             wait_for(lambda: agent.service("portal")["open_incidents"] == [], 10, "closed")
             filler = smalldisk.fill(disk, "filler-1")
             wait_for(
-                lambda: (agent.metric("pantau_storage_errors_total") or 0) >= 1, 20, "disk full"
+                lambda: (agent.metric("pantau_storage_errors_total") or 0) >= 1, 30, "disk full"
             )
             running = read_commands(cfg, tmp_path / "out-running")
             scrapes.append(scrape_seconds(agent))
