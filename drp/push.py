@@ -25,7 +25,7 @@ from datetime import UTC, datetime, tzinfo
 from agent.core.durations import format_duration
 from agent.core.errors import PantauError
 from agent.core.model import CLOCK_SKEW, BackupObservation
-from drp.sources import clip, scrub
+from drp.sources import redact
 
 #: how far in the future a reported time may be (the reporter's clock may run a little ahead)
 PUSH_SKEW = CLOCK_SKEW
@@ -141,7 +141,7 @@ def parse_push_body(
         finished_at=finished_at,
         ok=status == "success",
         size_bytes=size,
-        detail=clip(scrub(detail)),
+        detail=redact(detail),
         received_at=now,
     )
 

@@ -41,7 +41,7 @@ from agent.core.addresses import is_ip
 from agent.core.clock import Clock
 from agent.core.errors import ConfigError, ConfigProblem
 from agent.core.model import Outcome
-from agent.core.scrub import scrub_url
+from agent.core.scrub import clip_scrubbed, mask, scrub_url
 from probes.base import ProbeResult, ProbeSettings
 from probes.dns import resolve_system
 from probes.reasons import reason_for
@@ -55,14 +55,17 @@ _USER_AGENT = "pantau-probe/0.1"
 #: Secret values of every HTTP probe built in this process (passwords, tokens, header values),
 #: masked wherever probe text is shown. Rotated secrets stay listed: a few strings at most.
 _SECRETS: set[str] = set()
-_HEADER_ERROR = re.compile(r"(Illegal header (?:value|name) )b?(['\"]).*?\2")
+# The quoted value of h11's "Illegal header value b'...'"; an unclosed quote (a clipped text)
+# runs to the end. Each match consumes what it scanned, so the pattern stays linear.
+_HEADER_ERROR = re.compile(
+    r"""(Illegal header (?:value|name) )b?(?:'[^']*(?:'|\Z)|"[^"]*(?:"|\Z))"""
+)
+#: Longest ``detail`` of a failed HTTP probe: a peer's error text is clipped to it before scrubbing.
+MAX_DETAIL = 300
 
 
 def _scrub(text: str) -> str:
-    text = _HEADER_ERROR.sub(r"\1***", scrub_url(text))
-    for secret in sorted(_SECRETS, key=len, reverse=True):
-        text = text.replace(secret, "***")
-    return text
+    return _HEADER_ERROR.sub(r"\1***", scrub_url(mask(text, _SECRETS)))
 
 
 class _ScrubFilter(logging.Filter):
@@ -363,7 +366,10 @@ class HttpProbe:
             return f"no complete answer within {self._timeout:g}s"
         if isinstance(exc, httpx.LocalProtocolError | httpx.InvalidURL):
             return type(exc).__name__  # their messages can quote header values or the URL
-        return _scrub(f"{type(exc).__name__}: {exc}")[:300]
+        # A peer chooses how long this text is (a 100 KB status line is quoted whole): clip
+        # first, then scrub the clip (FAULTS 34).
+        text = clip_scrubbed(f"{type(exc).__name__}: {exc}", MAX_DETAIL, secrets=_SECRETS)
+        return _HEADER_ERROR.sub(r"\1***", text)
 
 
 _SENSITIVE_NAME = re.compile(r"(?i)auth|key|token|secret|pass|cookie|session|signature")
