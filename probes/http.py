@@ -173,11 +173,8 @@ class HttpProbe:
         self._url_user = (url.username, url.password) if url.userinfo else None
         self._url = url.copy_with(userinfo=b"") if url.userinfo else url
         self._shown_url = scrub_url(check.url)
-        try:
-            self._regex = re.compile(check.expect_body_regex) if check.expect_body_regex else None
-        except re.error as exc:
-            problem = ConfigProblem("", None, None, "expect_body_regex", f"invalid regex: {exc}")
-            raise ConfigError([problem]) from None
+        # Validated by the model: a bad regex is a located error when the file is loaded.
+        self._regex = re.compile(check.expect_body_regex) if check.expect_body_regex else None
         self._reads_body = check.method != "HEAD" and bool(check.expect_body or self._regex)
         literal = check.basic_auth.password if check.basic_auth is not None else None
         _SECRETS.update(v for k, v in check.headers.items() if _maybe_secret_header(k, v))

@@ -78,6 +78,14 @@ def _check_zone(name: str) -> str:
     return name
 
 
+def _check_regex(value: str) -> str:
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValueError(f"invalid regular expression: {exc}") from None
+    return value
+
+
 def _check_hostport(value: str) -> str:
     split_host_port(value)
     return value
@@ -221,7 +229,7 @@ class HttpCheck(CheckBase):
     body: str | None = None
     expect_status: list[Annotated[int, Field(ge=100, le=599)]] | None = None  # default: 2xx
     expect_body: str | None = None
-    expect_body_regex: str | None = None
+    expect_body_regex: Annotated[str, AfterValidator(_check_regex)] | None = None
     follow_redirects: bool = True
     max_redirects: int = Field(10, ge=0, le=50)
     tls_verify: bool = True
