@@ -231,6 +231,15 @@ class HttpCheck(CheckBase):
     expect_body: str | None = None
     expect_body_regex: Annotated[str, AfterValidator(_check_regex)] | None = None
     follow_redirects: bool = True
+    #: curl's --location-trusted (FAULTS 38): off, a redirect to another origin drops them.
+    follow_redirects_trusted: bool = Field(
+        False,
+        description=(
+            "Send the configured headers, basic_auth, bearer token and URL credentials to every "
+            "origin a redirect leads to. Off (default): only to the check's own origin "
+            "(scheme, host and port)."
+        ),
+    )
     max_redirects: int = Field(10, ge=0, le=50)
     tls_verify: bool = True
     ca_file: PathField | None = None
