@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -13,10 +13,11 @@ from agent.cli.store import open_store
 from agent.config.models import Config, Service
 from agent.core.clock import SystemClock
 from agent.core.errors import EXIT_FAILED, EXIT_OK, UsageError
+from agent.core.model import CLOCK_SKEW
 from agent.runtime.drills import drill_record
 from agent.store.records import BACKUP_OK, BackupRecord, BackupState
 from drp.drills import DrillResult, manual_drill, run_drill
-from drp.push import PushError, parse_mark_time, push_targets
+from drp.push import EARLIEST, PushError, parse_mark_time, push_targets
 
 
 def find_service(config: Config, service_id: str) -> Service:
@@ -83,12 +84,22 @@ def record_manual_drill(
     svc = find_service(config, service_id)
     zone = ZoneInfo(config.agent.timezone)
 
+    now = SystemClock().now()
+
     def ts(text: str, what: str) -> datetime:
         try:
             value = datetime.fromisoformat(text)
         except ValueError:
             raise UsageError(f"{what}: not an ISO 8601 time: {text!r}") from None
-        return value if value.tzinfo else value.replace(tzinfo=zone)
+        value = value if value.tzinfo else value.replace(tzinfo=zone)
+        try:
+            utc: datetime | None = value.astimezone(UTC)
+        except (OverflowError, ValueError):  # beyond the calendar once in UTC
+            utc = None
+        # The range of a pushed or marked backup (FAULTS 40): a drill happened, it is not planned.
+        if utc is None or not EARLIEST <= utc <= now + CLOCK_SKEW:
+            raise UsageError(f"{what}: {text!r} is out of range (from 1970-01-01 up to now)")
+        return value
 
     try:
         result = manual_drill(

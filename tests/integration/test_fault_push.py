@@ -203,6 +203,10 @@ def test_pushes_speak_only_for_named_push_sources_and_out_of_range_input_is_refu
         (("backup", "mark", "app", "--source", "dump"), "is a files source"),
         (("report", "--period", "9999-12", "--out", str(tmp_path)), "out of range"),
         (("incidents", "--period", "9999-12"), "out of range"),
+        (
+            ("drill", "record", "app", "--started", "0001-01-01", "--restored", "0001-01-01T01:00"),
+            "out of range",
+        ),
     ]:
         run = cli(cfg, *args)
         assert (run.returncode, "Traceback" in run.stderr) == (2, False), (args, run.stderr)
