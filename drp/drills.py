@@ -43,6 +43,7 @@ from agent.config.katalog import source_name
 from agent.config.models import DrillSettings, Service
 from agent.core.clock import Clock
 from agent.core.durations import format_duration
+from agent.core.scrub import mask
 from drp.registry import build_source
 from drp.sources import (
     CommandResult,
@@ -50,8 +51,7 @@ from drp.sources import (
     Restorable,
     SourceFailure,
     SourceSettings,
-    clip,
-    scrub,
+    redact,
 )
 
 log = logging.getLogger(__name__)
@@ -134,7 +134,7 @@ def manual_drill(
         files_restored=None,
         bytes_restored=None,
         verify_exit_code=None,
-        detail=clip(scrub(detail)),
+        detail=redact(detail),
         rto_met=rto_met,
         rpo_met=rpo_met,
     )
@@ -313,7 +313,7 @@ async def run_drill(
     finally:
         # Deleting may take a while for a big restore: off the event loop. Also on cancel.
         out.detail += await asyncio.to_thread(_remove, scratch)
-    out.detail = scrub(out.detail, drill.secrets)
+    out.detail = mask(out.detail, drill.secrets)
     return _result(service, out)
 
 
@@ -350,7 +350,7 @@ def _command_failure(result: CommandResult) -> SourceFailure:
         return SourceFailure("timeout", "restore_command did not finish within the drill timeout")
     tail = (result.stderr or result.stdout).decode("utf-8", "replace").strip()
     return SourceFailure(
-        "restore_failed", clip(scrub(f"restore_command exit {result.returncode}: {tail}"))
+        "restore_failed", redact(f"restore_command exit {result.returncode}: {tail}")
     )
 
 
@@ -378,7 +378,7 @@ def _result(service: Service, out: _Outcome) -> DrillResult:
         files_restored=out.files,
         bytes_restored=out.size,
         verify_exit_code=out.verify_code,
-        detail=clip(scrub(out.detail), 500),
+        detail=redact(out.detail, limit=500),
         rto_met=rto_met,
         rpo_met=rpo_met,
     )

@@ -37,7 +37,7 @@ from agent.config.models import FilesBackup
 from agent.core.clock import Clock, SystemClock
 from agent.core.durations import format_duration
 from agent.core.model import CLOCK_SKEW, BackupObservation
-from drp.sources import SourceSettings, clip, failed, scrub
+from drp.sources import SourceSettings, failed, redact
 
 log = logging.getLogger(__name__)
 
@@ -128,9 +128,9 @@ def scan_files(
             raise NotADirectoryError(f"{pattern!r} has no file name part")
         _walk(base, rest, scan, top=True)
     except FileNotFoundError:
-        return failed(source, "no_files", scrub(f"directory {base} does not exist"))
+        return failed(source, "no_files", redact(f"directory {base} does not exist"))
     except OSError as exc:
-        return failed(source, "unreadable", scrub(f"cannot list {base}: {exc.strerror or exc}"))
+        return failed(source, "unreadable", redact(f"cannot list {base}: {exc.strerror or exc}"))
 
     empty = unsettled = 0
     newest: tuple[datetime, int, str] | None = None
@@ -162,7 +162,7 @@ def scan_files(
         return failed(
             source,
             "future_mtime",
-            scrub(
+            redact(
                 f"{future[1]} is dated {future[0].isoformat()}, {int(ahead.total_seconds())} s "
                 "in the future: check the clocks of this host and of the backup writer"
             ),
@@ -173,7 +173,7 @@ def scan_files(
         if seen:
             why = f"{seen} files match {pattern}: {empty} smaller than {min_size} bytes"
             why += f", {unsettled} still being written (modified in the last {format_duration(settle)})"
-        return failed(source, "no_files", scrub(why + skipped))
+        return failed(source, "no_files", redact(why + skipped))
     mtime, size, path = newest
     return BackupObservation(
         source=source,
@@ -181,7 +181,7 @@ def scan_files(
         last_success_at=mtime,
         size_bytes=size,
         reason="",
-        detail=clip(scrub(f"{path}{skipped}")),
+        detail=redact(f"{path}{skipped}"),
     )
 
 

@@ -30,11 +30,10 @@ from drp.sources import (
     Restored,
     Snapshot,
     SourceFailure,
-    clip,
     failed,
     observe_snapshot,
+    redact,
     resolve_binary,
-    scrub,
 )
 
 log = logging.getLogger(__name__)
@@ -126,7 +125,7 @@ class RepositorySource(ABC, Generic[C]):
             )
         reason, text = self._read_failure(result)
         detail = f"{program} exit {result.returncode}: {text.strip()}"
-        return SourceFailure(reason, clip(scrub(detail, self.secrets())))
+        return SourceFailure(reason, redact(detail, self.secrets()))
 
     def _binary(self) -> str:
         try:
@@ -188,7 +187,7 @@ class RepositorySource(ABC, Generic[C]):
                 "%s source %s: size unknown: %s",
                 self.kind,
                 self.name,
-                scrub(str(exc), self.secrets()),
+                redact(str(exc), self.secrets()),
             )
             return snap
         self._size_cache = (snap.id, total)

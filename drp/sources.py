@@ -48,7 +48,7 @@ from typing import Protocol, runtime_checkable
 
 from agent.core.clock import Clock
 from agent.core.model import CLOCK_SKEW, BackupObservation
-from agent.core.scrub import scrub_url
+from agent.core.scrub import clip_scrubbed, mask
 
 log = logging.getLogger(__name__)
 
@@ -154,12 +154,11 @@ def clip(text: str, limit: int = MAX_DETAIL) -> str:
     return text if len(text) <= limit else "…" + text[-(limit - 1) :]
 
 
-def scrub(text: str, secrets: Sequence[str] = ()) -> str:
-    """Hide URL credentials and any of ``secrets`` that a program echoed back."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    return scrub_url(text)
+def redact(text: str, secrets: Sequence[str] = (), limit: int = MAX_DETAIL) -> str:
+    """:func:`clip`, with any of ``secrets`` a program echoed back masked and URL credentials
+    scrubbed. The text is clipped *before* it is scrubbed (:func:`agent.core.scrub.clip_scrubbed`):
+    a 64 KiB stderr tail or pushed detail costs no more than 300 characters (FAULTS 34)."""
+    return clip_scrubbed(" ".join(mask(text, secrets).split()), limit, keep_end=True)
 
 
 @dataclass(frozen=True)

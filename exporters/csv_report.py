@@ -38,7 +38,7 @@ class Num:
     floor: bool = False
 
 
-#: What a column's function gives: text (guarded against formulas in the Excel dialect) or a
+#: What a column's function gives: text (guarded against formulas, :mod:`exporters.csvio`) or a
 #: number (formatted in the dialect).
 Cell = str | Num
 

@@ -11,7 +11,8 @@ against ``expect_body`` / ``expect_body_regex``. The body is only read when a bo
 and then at most ``max_body_bytes`` *after* decompression: we decode gzip/deflate ourselves
 with a bounded ``zlib`` output, since httpx inflates each 64 KiB network read whole (a gzip bomb
 is ~1000:1, so one read can become 64 MiB). Redirects are followed here, not by httpx, so a
-redirect's own body is never read and authorisation is dropped when the origin changes.
+redirect's own body is never read, and every configured header and credential is dropped when
+the origin changes (unless ``follow_redirects_trusted``).
 
 The leaf certificate's notAfter is read on every https response; when verification fails, a
 short unverified handshake fetches it anyway, so an expired certificate's expiry is exported.
@@ -41,7 +42,7 @@ from agent.core.addresses import is_ip
 from agent.core.clock import Clock
 from agent.core.errors import ConfigError, ConfigProblem
 from agent.core.model import Outcome
-from agent.core.scrub import scrub_url
+from agent.core.scrub import clip_scrubbed, mask, scrub_url
 from probes.base import ProbeResult, ProbeSettings
 from probes.dns import resolve_system
 from probes.reasons import reason_for
@@ -50,19 +51,23 @@ __all__ = ["HttpProbe", "ssl_context"]
 
 logger = logging.getLogger("pantau.probes")
 _USER_AGENT = "pantau-probe/0.1"
+_DEFAULT_HEADERS = {"User-Agent": _USER_AGENT, "Accept-Encoding": "gzip, deflate"}
 
 
 #: Secret values of every HTTP probe built in this process (passwords, tokens, header values),
 #: masked wherever probe text is shown. Rotated secrets stay listed: a few strings at most.
 _SECRETS: set[str] = set()
-_HEADER_ERROR = re.compile(r"(Illegal header (?:value|name) )b?(['\"]).*?\2")
+# The quoted value of h11's "Illegal header value b'...'"; an unclosed quote (a clipped text)
+# runs to the end. Each match consumes what it scanned, so the pattern stays linear.
+_HEADER_ERROR = re.compile(
+    r"""(Illegal header (?:value|name) )b?(?:'[^']*(?:'|\Z)|"[^"]*(?:"|\Z))"""
+)
+#: Longest ``detail`` of a failed HTTP probe: a peer's error text is clipped to it before scrubbing.
+MAX_DETAIL = 300
 
 
 def _scrub(text: str) -> str:
-    text = _HEADER_ERROR.sub(r"\1***", scrub_url(text))
-    for secret in sorted(_SECRETS, key=len, reverse=True):
-        text = text.replace(secret, "***")
-    return text
+    return _HEADER_ERROR.sub(r"\1***", scrub_url(mask(text, _SECRETS)))
 
 
 class _ScrubFilter(logging.Filter):
@@ -170,11 +175,10 @@ class HttpProbe:
         self._url_user = (url.username, url.password) if url.userinfo else None
         self._url = url.copy_with(userinfo=b"") if url.userinfo else url
         self._shown_url = scrub_url(check.url)
-        try:
-            self._regex = re.compile(check.expect_body_regex) if check.expect_body_regex else None
-        except re.error as exc:
-            problem = ConfigProblem("", None, None, "expect_body_regex", f"invalid regex: {exc}")
-            raise ConfigError([problem]) from None
+        #: lower-cased names of the headers the check sets (they may carry secrets)
+        self._configured = frozenset(k.lower() for k in check.headers)
+        # Validated by the model: a bad regex is a located error when the file is loaded.
+        self._regex = re.compile(check.expect_body_regex) if check.expect_body_regex else None
         self._reads_body = check.method != "HEAD" and bool(check.expect_body or self._regex)
         literal = check.basic_auth.password if check.basic_auth is not None else None
         _SECRETS.update(v for k, v in check.headers.items() if _maybe_secret_header(k, v))
@@ -241,8 +245,9 @@ class HttpProbe:
         """Send, follow redirects, judge; returns (reason, detail), reason "" when good."""
         check = self._check
         self._client.cookies.clear()  # every run is a new visitor
+        headers = self._headers()
         request = self._client.build_request(
-            check.method, self._url, headers=self._headers(), content=check.body
+            check.method, self._url, headers=headers, content=check.body
         )
         redirects = 0
         while True:
@@ -259,7 +264,36 @@ class HttpProbe:
             redirects += 1
             if redirects > check.max_redirects:
                 raise _TooManyRedirects
-            request = nxt
+            request = self._redirected(nxt, headers)
+
+    def _redirected(self, request: httpx.Request, sent: httpx.Headers) -> httpx.Request:
+        """The next hop with the configured headers only where they may go (FAULTS 38).
+
+        httpx drops only Authorization (and keeps it on an http→https upgrade); a secret can sit
+        in any header (``X-Api-Key``), so every header the check configures, and the
+        Authorization built from basic_auth, a bearer token or URL credentials, goes to the
+        check's own origin only: same scheme, host and port, as curl does since 7.83.
+        ``follow_redirects_trusted`` sends them everywhere (curl's ``--location-trusted``).
+        """
+        url = request.url.copy_with(userinfo=b"") if request.url.userinfo else request.url
+        headers = httpx.Headers(request.headers)
+        for name in {*self._configured, "authorization"}:
+            headers.pop(name, None)
+        if self._check.follow_redirects_trusted or _origin(url) == _origin(self._url):
+            headers.update({k: v for k, v in sent.items() if k in self._configured})
+            if "authorization" in sent:
+                headers["Authorization"] = sent["authorization"]
+        else:
+            # pantau's own defaults stay (they carry nothing secret).
+            for name, value in _DEFAULT_HEADERS.items():
+                headers.setdefault(name, value)
+        return httpx.Request(
+            request.method,
+            url,
+            headers=headers,
+            stream=request.stream,
+            extensions=request.extensions,
+        )
 
     async def _judge(self, response: httpx.Response) -> tuple[str, str]:
         check, code = self._check, response.status_code
@@ -303,7 +337,7 @@ class HttpProbe:
         return bytes(buf), False
 
     def _headers(self) -> httpx.Headers:
-        headers = httpx.Headers({"User-Agent": _USER_AGENT, "Accept-Encoding": "gzip, deflate"})
+        headers = httpx.Headers(_DEFAULT_HEADERS)
         check, auth = self._check, None
         if check.bearer_token_file is not None:
             token = _read_secret(check.bearer_token_file)
@@ -363,7 +397,10 @@ class HttpProbe:
             return f"no complete answer within {self._timeout:g}s"
         if isinstance(exc, httpx.LocalProtocolError | httpx.InvalidURL):
             return type(exc).__name__  # their messages can quote header values or the URL
-        return _scrub(f"{type(exc).__name__}: {exc}")[:300]
+        # A peer chooses how long this text is (a 100 KB status line is quoted whole): clip
+        # first, then scrub the clip (FAULTS 34).
+        text = clip_scrubbed(f"{type(exc).__name__}: {exc}", MAX_DETAIL, secrets=_SECRETS)
+        return _HEADER_ERROR.sub(r"\1***", text)
 
 
 _SENSITIVE_NAME = re.compile(r"(?i)auth|key|token|secret|pass|cookie|session|signature")
@@ -373,6 +410,11 @@ def _maybe_secret_header(name: str, value: str) -> bool:
     """Mask values of credential-like headers, and any long value (API keys hide anywhere);
     short ordinary values ("https", "*/*") would only garble texts if masked."""
     return len(value) >= 8 or (len(value) >= 3 and _SENSITIVE_NAME.search(name) is not None)
+
+
+def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    """Scheme, host and port (the default port when none is written)."""
+    return url.scheme, url.host, url.port or {"http": 80, "https": 443}.get(url.scheme)
 
 
 def _basic(username: str, password: str) -> str:

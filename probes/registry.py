@@ -51,7 +51,8 @@ def build_probe(check: Check, *, timeout: float, max_body_bytes: int, clock: Clo
 
     ``timeout`` is the service's effective timeout in seconds and ``max_body_bytes`` the
     default body limit (``defaults.max_body_bytes``).
-    Raises :class:`agent.core.errors.ConfigError` for settings only checkable here (a bad regex).
+    Raises :class:`agent.core.errors.ConfigError` for settings only checkable here (a CA file
+    that cannot be read).
     """
     settings = ProbeSettings(effective_timeout(check, timeout), max_body_bytes, clock)
     return PROBES[check.type].from_check(check, settings)

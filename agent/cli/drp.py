@@ -3,22 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import click
 
 from agent.cli.store import open_store
-from agent.config.katalog import source_name
 from agent.config.models import Config, Service
 from agent.core.clock import SystemClock
 from agent.core.errors import EXIT_FAILED, EXIT_OK, UsageError
+from agent.core.model import CLOCK_SKEW
 from agent.runtime.drills import drill_record
 from agent.store.records import BACKUP_OK, BackupRecord, BackupState
 from drp.drills import DrillResult, manual_drill, run_drill
-from drp.push import parse_mark_time
-from drp.registry import is_pushed
+from drp.push import EARLIEST, PushError, parse_mark_time, push_targets
 
 
 def find_service(config: Config, service_id: str) -> Service:
@@ -29,20 +28,27 @@ def find_service(config: Config, service_id: str) -> Service:
     raise UsageError(f"unknown service {service_id!r} (see `pantau check`)")
 
 
-def push_source(svc: Service) -> str:
-    """Name of the service's push backup source."""
-    for i, backup in enumerate(svc.backups):
-        if is_pushed(backup):
-            return source_name(backup, i)
-    raise UsageError(f"service {svc.id!r} has no `{{type: push}}` backup source to mark")
+def push_source(svc: Service, requested: str | None = None) -> str:
+    """The push source ``--source`` names, by the rules of a push (:mod:`drp.push`)."""
+    targets = push_targets(svc)
+    if not targets.push:
+        raise UsageError(f"service {svc.id!r} has no `{{type: push}}` backup source to mark")
+    try:
+        return targets.resolve(requested)
+    except PushError as exc:
+        raise UsageError(f"--source: {exc.message}") from None
 
 
 def mark_backup(
-    config: Config, service_id: str, at_text: str | None, size: int | None
+    config: Config,
+    service_id: str,
+    at_text: str | None,
+    size: int | None,
+    requested: str | None = None,
 ) -> BackupRecord:
     """Record a finished backup for a script that cannot speak HTTP."""
     svc = find_service(config, service_id)
-    source = push_source(svc)
+    source = push_source(svc, requested)
     now = SystemClock().now()
     zone = ZoneInfo(config.agent.timezone)
     at = now if at_text is None else parse_mark_time(at_text, now=now, zone=zone)
@@ -78,12 +84,22 @@ def record_manual_drill(
     svc = find_service(config, service_id)
     zone = ZoneInfo(config.agent.timezone)
 
+    now = SystemClock().now()
+
     def ts(text: str, what: str) -> datetime:
         try:
             value = datetime.fromisoformat(text)
         except ValueError:
             raise UsageError(f"{what}: not an ISO 8601 time: {text!r}") from None
-        return value if value.tzinfo else value.replace(tzinfo=zone)
+        value = value if value.tzinfo else value.replace(tzinfo=zone)
+        try:
+            utc: datetime | None = value.astimezone(UTC)
+        except (OverflowError, ValueError):  # beyond the calendar once in UTC
+            utc = None
+        # The range of a pushed or marked backup (FAULTS 40): a drill happened, it is not planned.
+        if utc is None or not EARLIEST <= utc <= now + CLOCK_SKEW:
+            raise UsageError(f"{what}: {text!r} is out of range (from 1970-01-01 up to now)")
+        return value
 
     try:
         result = manual_drill(

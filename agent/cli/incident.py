@@ -15,7 +15,7 @@ from agent.cli.probe import table
 from agent.cli.store import open_store
 from agent.config.models import Config
 from agent.core.clock import SystemClock
-from agent.core.errors import UsageError
+from agent.core.errors import ReportError, UsageError
 from agent.core.periods import month_bounds, parse_period
 from agent.engine.incidents import (
     Gangguan,
@@ -35,7 +35,10 @@ def operator() -> str:
 
 def month_tickets(config: Config, period: str) -> list[Gangguan]:
     """The tickets overlapping a calendar month of the configured zone, oldest first."""
-    year, month = parse_period(period)
+    try:
+        year, month = parse_period(period)
+    except ReportError as exc:
+        raise UsageError(f"--period: {exc}") from None
     start, end = month_bounds(year, month, ZoneInfo(config.agent.timezone))
     with open_store(config, read_only=True) as store:
         return [

@@ -312,12 +312,15 @@ def backup() -> None:
 @config_option
 @click.argument("service")
 @click.option("--at", "at_text", help="When the backup finished (ISO 8601; default now).")
-@click.option("--size", type=click.IntRange(min=0), help="Backup size in bytes.")
-def backup_mark(config_path: Path, service: str, at_text: str | None, size: int | None) -> None:
-    """Record a finished backup of SERVICE (its push source), for scripts without HTTP."""
+@click.option("--size", type=click.IntRange(min=0, max=2**63 - 1), help="Backup size in bytes.")
+@click.option("--source", help="Which push source (default: as for a push without 'source').")
+def backup_mark(
+    config_path: Path, service: str, at_text: str | None, size: int | None, source: str | None
+) -> None:
+    """Record a finished backup of SERVICE (a push source), for scripts without HTTP."""
     from agent.cli.drp import mark_backup
 
-    record = mark_backup(load_config(config_path), service, at_text, size)
+    record = mark_backup(load_config(config_path), service, at_text, size, source)
     click.echo(
         f"{record.service}/{record.source}: backup at {record.finished_at.isoformat()} recorded"
     )

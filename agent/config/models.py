@@ -78,6 +78,14 @@ def _check_zone(name: str) -> str:
     return name
 
 
+def _check_regex(value: str) -> str:
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValueError(f"invalid regular expression: {exc}") from None
+    return value
+
+
 def _check_hostport(value: str) -> str:
     split_host_port(value)
     return value
@@ -221,8 +229,17 @@ class HttpCheck(CheckBase):
     body: str | None = None
     expect_status: list[Annotated[int, Field(ge=100, le=599)]] | None = None  # default: 2xx
     expect_body: str | None = None
-    expect_body_regex: str | None = None
+    expect_body_regex: Annotated[str, AfterValidator(_check_regex)] | None = None
     follow_redirects: bool = True
+    #: curl's --location-trusted (FAULTS 38): off, a redirect to another origin drops them.
+    follow_redirects_trusted: bool = Field(
+        False,
+        description=(
+            "Send the configured headers, basic_auth, bearer token and URL credentials to every "
+            "origin a redirect leads to. Off (default): only to the check's own origin "
+            "(scheme, host and port)."
+        ),
+    )
     max_redirects: int = Field(10, ge=0, le=50)
     tls_verify: bool = True
     ca_file: PathField | None = None

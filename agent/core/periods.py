@@ -61,12 +61,25 @@ def previous_months(year: int, month: int, count: int) -> list[tuple[int, int]]:
     return [add_months(year, month, -back) for back in range(count - 1, -1, -1)]
 
 
+#: The periods ``--period`` accepts. A report also reads the twelve months before its period
+#: (the trend) and the month after it (planned maintenance), so the calendar (years 1..9999)
+#: must hold those too: 9999-12 would need January of the year 10000.
+FIRST_PERIOD, LAST_PERIOD = (1970, 1), (9998, 12)
+
+
 def parse_period(text: str) -> tuple[int, int]:
-    """Parse ``YYYY-MM`` (the ``--period`` option) into ``(year, month)``."""
+    """Parse ``YYYY-MM`` (the ``--period`` option) into ``(year, month)``, within
+    :data:`FIRST_PERIOD` … :data:`LAST_PERIOD`."""
     m = _KEY.match(text.strip())
-    if not m or not 1 <= int(m.group(2)) <= 12 or int(m.group(1)) < 1970:
+    if not m or not 1 <= int(m.group(2)) <= 12:
         raise ReportRequestError(f"invalid period {text!r}: use YYYY-MM, e.g. 2024-09")
-    return int(m.group(1)), int(m.group(2))
+    period = int(m.group(1)), int(m.group(2))
+    if not FIRST_PERIOD <= period <= LAST_PERIOD:
+        raise ReportRequestError(
+            f"period {text.strip()!r} is out of range: from {period_key(*FIRST_PERIOD)} "
+            f"to {period_key(*LAST_PERIOD)}"
+        )
+    return period
 
 
 def period_key(year: int, month: int) -> str:

@@ -23,7 +23,7 @@ from agent.engine.rpo import SourceState, merge, rpo_status
 from agent.store.database import Store
 from agent.store.records import BACKUP_OK, BackupRecord, BackupState
 from agent.store.writer import StoreWriter
-from drp.push import PushError, parse_push_body
+from drp.push import PushError, PushTargets, parse_push_body, push_targets
 from drp.registry import build_source
 from drp.sources import BackupSource, SourceSettings
 from exporters.metrics import MetricsCache
@@ -41,7 +41,9 @@ class BackupMonitor:
         self.metrics = metrics
         self.config: Config | None = None
         self.sources: dict[tuple[str, str], BackupSource] = {}
-        self.push_sources: dict[str, str] = {}  # service → name of its push source
+        #: service → the push sources a request may name (only services that have any)
+        self.push_sources: dict[str, PushTargets] = {}
+        self._wanted: set[tuple[str, str]] = set()  # (service, source) of the katalog
         self.states: dict[tuple[str, str], SourceState] = {}
         self.writer: StoreWriter | None = None
 
@@ -53,13 +55,15 @@ class BackupMonitor:
         self.push_sources = {}
         settings = SourceSettings(clock=self.clock, state_dir=data_dir / "drp")
         for svc in config.services:
+            targets = push_targets(svc)
+            if targets.push:
+                self.push_sources[svc.id] = targets
             for index, backup in enumerate(svc.backups):
                 name = source_name(backup, index)
                 key = (svc.id, name)
                 wanted.add(key)
                 source = build_source(backup, name, settings)
                 if source is None:  # fed by requests
-                    self.push_sources.setdefault(svc.id, name)
                     continue
                 self.sources[key] = source
                 interval = (backup.interval or config.defaults.backup_interval).total_seconds()
@@ -69,11 +73,16 @@ class BackupMonitor:
         for key in [k for k in self.states if k not in wanted]:
             del self.states[key]
             self.metrics.remove_backup_source(*key)
+        self._wanted = wanted
         return jobs
 
     def load(self, store: Store) -> None:
-        """Restore each source's last success from the store (before the first check)."""
+        """Restore each configured source's last success from the store (before the first
+        check). Rows of sources the katalog does not name (removed ones, or names an older
+        agent took from requests) stay in the store but make no series."""
         for st in store.drp.load_backup_state():
+            if (st.service, st.source) not in self._wanted:
+                continue
             self.states[(st.service, st.source)] = SourceState.restored(
                 st.source, st.last_success_at
             )
@@ -150,11 +159,11 @@ class BackupMonitor:
         """Stored push-source states newer than what the agent knows (``pantau backup mark``
         writes to the store directly); call from a thread, then :meth:`take_marks`."""
         out = []
-        for service, source in self.push_sources.items():
-            known = self.states.get((service, source))
+        for service, targets in self.push_sources.items():
             for st in store.drp.load_backup_state(service):
-                if st.source != source or st.last_success_at is None:
+                if st.source not in targets.push or st.last_success_at is None:
                     continue
+                known = self.states.get((service, st.source))
                 if (
                     known is None
                     or known.last_success_at is None
@@ -178,16 +187,11 @@ class BackupMonitor:
         """A backup script's report: validate, record, answer with an HTTP status and JSON."""
         now = self.clock.now()
         try:
-            record = parse_push_body(
-                body, now=now, service_ids=set(self.push_sources), service=service
-            )
+            record = parse_push_body(body, now=now, targets=self.push_sources, service=service)
         except PushError as exc:
             return exc.status_code, {"error": exc.message}
-        source = record.source if record.source != "push" else self.push_sources[service]
+        source = record.source  # one of the service's push sources in the katalog
         obs = record.to_observation()
-        obs = BackupObservation(
-            source, obs.ok, obs.last_success_at, obs.size_bytes, obs.reason, obs.detail
-        )
         self.observe(service, obs, keep_newest=True, origin="push")
         if self.writer is not None and not record.ok:
             self.writer.record_backup(

@@ -36,7 +36,7 @@ from agent.config.loader import load_config
 from agent.config.models import Config, Host
 from agent.config.webconfig import WebConfig, load_web_config
 from agent.core.clock import Clock, SystemClock
-from agent.core.errors import ConfigError, PantauError
+from agent.core.errors import PantauError
 from agent.engine.statemachine import MachineState
 from agent.reports.monthly import MonthlyReporter
 from agent.reports.status import month_to_date
@@ -44,6 +44,7 @@ from agent.runtime.backups import BackupMonitor
 from agent.runtime.cron import Cron
 from agent.runtime.http_app import start_server
 from agent.runtime.incident_tracker import IncidentTracker
+from agent.runtime.reload import load_for_reload
 from agent.runtime.scheduler import Scheduler
 from agent.runtime.service_runner import ServiceRunner
 from agent.runtime.views import AgentViews
@@ -207,18 +208,50 @@ class Agent:
         await self.reload()
 
     async def reload(self) -> bool:
-        """Reload the configuration file; keep the running one if the new one is bad."""
-        if self.config_path is None:
+        """Reload the configuration file; keep the running one if the new one is bad.
+
+        Whatever can fail (the file, the web config, each check's CA file) is tried before
+        anything is swapped. Any failure, expected or not, is logged with the file and the
+        reason and sets ``pantau_config_last_reload_successful`` to 0 (FAULTS 19, 36).
+        """
+        path = self.config_path
+        if path is None:
             return False
         try:
-            new = await asyncio.to_thread(load_config, self.config_path)
-            web_config = load_web_config(new.agent.web_config) if new.agent.web_config else None
-            if web_config is not None:
-                web_config.ssl_context()  # fail now, not on the next connection
-        except (ConfigError, PantauError) as exc:
-            log.error("configuration reload failed; keeping the running configuration:\n%s", exc)
-            self.metrics.set_agent(config_reload_successful=False)
-            return False
+            new, web_config = await asyncio.to_thread(load_for_reload, path)
+        except PantauError as exc:  # ConfigError included: its problems carry file:line:col
+            return self._reload_failed(f"{exc}", path)
+        except Exception as exc:  # a bug must not leave the metric at 1 or kill the task
+            return self._reload_failed(f"{type(exc).__name__}: {exc}", path, exc)
+        try:
+            self._swap_config(new, web_config)
+        except Exception as exc:
+            reason = f"{type(exc).__name__}: {exc}"
+            return self._reload_failed(reason, path, exc, state="it may be applied in part")
+        gc.collect()
+        gc.freeze()
+        log.info("configuration reloaded: %d services", len(self.services))
+        return True
+
+    def _reload_failed(
+        self,
+        reason: str,
+        path: Path,
+        exc: Exception | None = None,
+        state: str = "keeping the running configuration",
+    ) -> bool:
+        log.error(
+            "configuration reload from %s failed; %s:\n%s",
+            path,
+            state,
+            reason,
+            exc_info=exc,
+            extra={"config": str(path)},
+        )
+        self.metrics.set_agent(config_reload_successful=False)
+        return False
+
+    def _swap_config(self, new: Config, web_config: WebConfig | None) -> None:
         if (
             new.agent.listen != self.config.agent.listen
             or new.agent.data_dir != self.config.agent.data_dir
@@ -238,10 +271,6 @@ class Agent:
             config_reload_successful=True,
             config_reload_success_timestamp=self.clock.now().timestamp(),
         )
-        gc.collect()
-        gc.freeze()
-        log.info("configuration reloaded: %d services", len(self.services))
-        return True
 
     def _apply_services(self, cfg: Config, states: dict[str, dict[str, Any]]) -> None:
         assert self.scheduler is not None

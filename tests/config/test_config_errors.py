@@ -201,6 +201,13 @@ CASES: list[tuple[str, str, str]] = [
         "pantau.yaml:9:",
     ),
     (
+        "bad-body-regex",  # found at load time, so a SIGHUP never half-applies it
+        BASE.replace(
+            'url: "http://127.0.0.1:1/"}', 'url: "http://127.0.0.1:1/", expect_body_regex: "([x"}'
+        ),
+        "pantau.yaml:14:50 services[0].checks[0].expect_body_regex: invalid regular expression",
+    ),
+    (
         "duplicate-host-id",
         BASE.replace("  - id: local\n", "  - id: local\n  - id: local\n"),
         "pantau.yaml:6:5 hosts[1].id: duplicate host id 'local' (first on line 5)",

@@ -88,11 +88,24 @@ def test_parse_period_accepts_year_dash_month() -> None:
 
 
 @pytest.mark.parametrize(
-    "bad", ["2024-13", "2024-00", "2024-9", "Sep-2024", "24-09", "1969-12", "2024-09-01", ""]
+    "bad", ["2024-13", "2024-00", "2024-9", "Sep-2024", "24-09", "2024-09-01", ""]
 )
 def test_parse_period_rejects_anything_else_with_a_hint(bad: str) -> None:
     with pytest.raises(ReportError, match=r"use YYYY-MM, e\.g\. 2024-09"):
         parse_period(bad)
+
+
+@pytest.mark.parametrize("bad", ["1969-12", "9999-01", "9999-12", "0001-01"])
+def test_a_period_the_calendar_cannot_report_is_refused_with_the_range(bad: str) -> None:
+    # A report also reads the month after (9999-12 needs January 10000) and 12 months before.
+    with pytest.raises(ReportError, match="out of range: from 1970-01 to 9998-12"):
+        parse_period(bad)
+
+
+def test_the_edge_periods_have_bounds_for_the_month_after_and_the_trend() -> None:
+    for year, month in (parse_period("1970-01"), parse_period("9998-12")):
+        month_bounds(*add_months(year, month, 1))
+        month_bounds(*add_months(year, month, -12))
 
 
 @pytest.mark.parametrize(

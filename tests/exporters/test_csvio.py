@@ -12,20 +12,34 @@ from exporters.csvio import EXCEL, PLAIN, dialect, neutralise, write_rows, yes_n
 
 @pytest.mark.parametrize(
     "value",
-    ['=HYPERLINK("http://x")', "+62 812", "-1", "@SUM(A1)", "\tcmd", "\rcmd"],
+    [
+        '=HYPERLINK("http://x")',
+        "+62 812",
+        "-1+1",  # a sum, not a number
+        "-A1",
+        "-2,5;x",
+        "@SUM(A1)",
+        "\tcmd",
+        "\rcmd",
+        "-",
+    ],
 )
 def test_a_cell_that_would_start_a_formula_gets_a_quote(value: str) -> None:
     assert neutralise(value) == "'" + value
 
 
-@pytest.mark.parametrize("value", ["", "disk penuh", "a=b", " =1", "'=1", "62+1"])
+@pytest.mark.parametrize(
+    "value", ["", "disk penuh", "a=b", " =1", "'=1", "62+1", "-1", "-12.5", "-2,5", "+5"]
+)
 def test_other_text_is_left_alone(value: str) -> None:
     assert neutralise(value) == value
 
 
-def test_only_the_excel_dialect_guards_formulas() -> None:
+def test_both_dialects_guard_formulas() -> None:
+    # The plain file is opened in spreadsheets too: it is guarded as well.
     assert EXCEL.text("=1+1") == "'=1+1"
-    assert PLAIN.text("=1+1") == "=1+1"
+    assert PLAIN.text("=1+1") == "'=1+1"
+    assert PLAIN.text("-3") == "-3"
 
 
 def test_excel_flag_picks_the_dialect() -> None:

@@ -116,6 +116,16 @@ def test_excel_dialect_has_bom_semicolons_decimal_comma_and_no_formulas(tmp_path
     assert row["Penyebab"] == '\'=HYPERLINK("x")'
 
 
+def test_the_default_csv_neutralises_formulas_too(tmp_path: Path) -> None:
+    g = ticket(start=START, end=START + timedelta(seconds=90), now=START)
+    g = set_cause(g, NOW, "@SUM(1+1)*cmd")
+    (row,) = read(
+        write_incidents_csv([g], tmp_path / "g.csv", tz=WIB, working_hours=WorkingHours(), now=NOW)
+    )
+    assert row["Penyebab"] == "'@SUM(1+1)*cmd"
+    assert row["Durasi (menit)"] == "1.50"  # numbers are written as numbers
+
+
 def test_month_list_holds_tickets_overlapping_the_month() -> None:
     sep_end = datetime(2024, 9, 30, 16, 0, tzinfo=UTC)  # 23:00 WIB on 30 Sep
     across = ticket(start=sep_end, end=sep_end + timedelta(hours=2))

@@ -153,6 +153,13 @@ class HttpApp:
             w.transport.abort()
         elif path == "/hangup":
             w.close()  # a clean FIN before any response
+        elif path == "/long-first-line":
+            # 100 KB instead of a status line: h11 quotes all of it in its error (FAULTS 34)
+            w.write(b"https://user:hunter2@evil.example/ " + b"a" * 100_000 + b"\r\n\r\n")
+            await w.drain()
+        elif path == "/long-header-line":
+            w.write(b"HTTP/1.1 200 OK\r\n" + b"X" * 100_000 + b"\r\nContent-Length: 0\r\n\r\n")
+            await w.drain()
         elif path == "/version":
             await respond(w, 200, b"service version: 1.2.3\n")
         else:

@@ -210,3 +210,17 @@ def test_response_slower_than_degraded_latency_is_degraded_slow(http_target: Htt
 def test_slow_but_failing_response_stays_down(http_target: HttpTarget) -> None:
     fields = http(f"{http_target.base}/slow/0.3", degraded_latency="100ms", expect_status=[204])
     assert probe_once(fields).outcome is Outcome.DOWN
+
+
+@pytest.mark.parametrize("path", ["/long-first-line", "/long-header-line"])
+def test_a_100kb_status_or_header_line_is_a_short_scrubbed_protocol_error(
+    http_target: HttpTarget, path: str
+) -> None:
+    # h11 quotes the whole 100 KB line in its error; scrubbing that before clipping took
+    # ~10 s of the event loop (FAULTS 34). Now the text is clipped first: a quick answer.
+    result = probe_once(http(f"{http_target.base}{path}"), timeout=5.0)
+    assert (result.outcome, result.reason) == (Outcome.DOWN, "protocol_error")
+    assert len(result.detail) <= 300
+    assert result.detail.endswith("…")
+    assert "hunter2" not in result.detail
+    assert result.latency < 2.5  # the deadline is 5 s; before the fix it was used up

@@ -141,10 +141,11 @@ def test_service_without_data_has_empty_realisation_and_verdict(plain: Path) -> 
 def test_text_with_commas_quotes_and_newlines_is_quoted(plain: Path) -> None:
     raw = plain.read_text(encoding="utf-8")
     assert '"Layanan ""Aduan"", Kota Magelang"' in raw
-    assert '"=Agen berhenti\nsejak 1 Sep; Host dimatikan"' in raw
+    # A cause that would start a formula is neutralised in the plain file too.
+    assert '"\'=Agen berhenti\nsejak 1 Sep; Host dimatikan"' in raw
     rows = read_rows(plain)
     assert rows[1]["nama_layanan"] == 'Layanan "Aduan", Kota Magelang'
-    assert rows[2]["penyebab"] == "=Agen berhenti\nsejak 1 Sep; Host dimatikan"
+    assert rows[2]["penyebab"] == "'=Agen berhenti\nsejak 1 Sep; Host dimatikan"
 
 
 def test_plain_file_is_utf8_without_bom_with_lf(plain: Path) -> None:
@@ -175,9 +176,11 @@ def test_excel_round_trips_with_the_same_cells_except_decimal_marks(excel: Path)
     assert rows[0]["rencana_peningkatan_kapasitas"].count("; Saran: ") == 2
 
 
-def test_excel_text_that_looks_like_a_formula_stays_text(excel: Path, plain: Path) -> None:
+def test_text_that_looks_like_a_formula_stays_text_in_both_dialects(
+    excel: Path, plain: Path
+) -> None:
     assert read_rows(excel, excel=True)[2]["penyebab"].startswith("'=Agen berhenti")
-    assert read_rows(plain)[2]["penyebab"].startswith("=Agen berhenti")  # plain CSV: verbatim
+    assert read_rows(plain)[2]["penyebab"].startswith("'=Agen berhenti")
 
 
 def test_missing_directory_is_a_report_error(tmp_path: Path) -> None:
@@ -216,4 +219,4 @@ def test_a_column_is_one_entry_giving_its_header_and_every_cell(
         ["1,3", "", "'=portal"],
     ]
     _, *plain = rows(sample_report())
-    assert plain[0][-3:] == ["1.3", "", "=sipd"]
+    assert plain[0][-3:] == ["1.3", "", "'=sipd"]

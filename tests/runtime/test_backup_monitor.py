@@ -35,7 +35,8 @@ def test_a_polled_source_after_a_push_source_keeps_its_label(tmp_path: Path) -> 
     jobs = monitor.configure(config, tmp_path / "data")
     # numbered in the full list (push-0, files-1), as the metrics and the store name them
     assert list(jobs) == ["_backup:sipd:files-1"]
-    assert monitor.push_sources == {"sipd": "push-0"}
+    assert monitor.push_sources["sipd"].push == ("push-0",)
+    assert monitor.push_sources["sipd"].default == "push-0"
     _interval, job = jobs["_backup:sipd:files-1"]
 
     async def poll() -> None:
