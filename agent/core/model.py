@@ -94,6 +94,13 @@ class StateInterval:
     reason: str = ""
 
 
+#: Flap detection's defaults (``defaults.flap_threshold`` / ``defaults.flap_window``): an
+#: up↔bad change is flapping when some window of this length holding it holds this many
+#: changes — two full down/up cycles within an hour (Checkmk/Nagios-style, as a count).
+FLAP_THRESHOLD = 4
+FLAP_WINDOW = timedelta(hours=1)
+
+
 @dataclass(frozen=True)
 class Episode:
     """A confirmed bad stretch (down = Mayor, degraded = Minor) — the basis of a gangguan."""
