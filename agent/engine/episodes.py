@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from agent.core.model import FLAP_THRESHOLD, FLAP_WINDOW, Episode, State, Transition
@@ -41,20 +42,36 @@ def episodes_from_transitions(
     """Confirmed bad episodes of one service, oldest first (see the module docstring)."""
     changes, found = _scan(transitions)
     flapping, joined = _flapping_changes(changes, flap_threshold, flap_window)
-    out: list[Episode] = []
+    out: list[_Joined] = []
     last_closing = -1
     for svc, state, a, b, why, o, c in found:
-        flap = (o >= 0 and flapping[o]) or (c >= 0 and flapping[c])
-        prev = out[-1] if out else None
         # The up spell between the previous episode and this one lies in a flapping window.
-        if prev is not None and o >= 0 and o == last_closing + 1 and joined[last_closing]:
-            worst = State.DOWN if State.DOWN in (prev.state, state) else State.DEGRADED
-            reasons = tuple(dict.fromkeys((*prev.reasons, *why)))
-            out[-1] = Episode(svc, worst, prev.start, b, reasons, flapping=True)
+        if out and o >= 0 and o == last_closing + 1 and joined[last_closing]:
+            prev = out[-1]
+            prev.worst = State.DOWN if state is State.DOWN else prev.worst
+            prev.end = b
+            prev.reasons.update(dict.fromkeys(why))
+            prev.flapping = True
         else:
-            out.append(Episode(svc, state, a, b, why, flapping=flap))
+            flap = (o >= 0 and flapping[o]) or (c >= 0 and flapping[c])
+            out.append(_Joined(svc, state, a, b, dict.fromkeys(why), flap))
         last_closing = c
-    return out
+    return [
+        Episode(j.service, j.worst, j.start, j.end, tuple(j.reasons), flapping=j.flapping)
+        for j in out
+    ]
+
+
+@dataclass(slots=True)
+class _Joined:
+    """An episode being built: a bounce, and those joined to it while flapping."""
+
+    service: str
+    worst: State
+    start: datetime
+    end: datetime | None
+    reasons: dict[str, None]
+    flapping: bool
 
 
 def up_bad_changes(transitions: Sequence[Transition]) -> list[datetime]:
