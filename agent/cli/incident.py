@@ -11,6 +11,8 @@ import os
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+import click
+
 from agent.cli.probe import table
 from agent.cli.store import open_store
 from agent.config.models import Config
@@ -72,6 +74,12 @@ def apply_action(config: Config, ticket_id: str, action: str, text: str, as_: st
     by = operator()
     with open_store(config) as store, store.transaction():
         record = store.incidents.get(ticket_id)
+        merged_into = store.incidents.merged_into(ticket_id) if record is None else None
+        if merged_into is not None:
+            # The same gangguan as another ticket (a flapping period's bounce, or a duplicate
+            # of an older version): the operator's action belongs to the ticket it became.
+            click.echo(f"{ticket_id} was merged into {merged_into} (one gangguan)", err=True)
+            record = store.incidents.get(merged_into)
         if record is None:
             raise UsageError(f"no gangguan {ticket_id!r} (see `pantau incidents --period YYYY-MM`)")
         g = Gangguan.from_json(record.blob)

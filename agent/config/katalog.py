@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from agent.config.models import Backup, Check, Config, Service
+from agent.core.model import FLAP_THRESHOLD, FLAP_WINDOW
 from agent.core.pedoman import DEFAULT_URGENCY, fulfilment_target
 
 
@@ -22,6 +23,8 @@ class ServiceSettings:
     fulfilment_target: timedelta | None
     urgency: int
     check_names: tuple[str, ...]
+    flap_threshold: int = FLAP_THRESHOLD
+    flap_window: timedelta = FLAP_WINDOW
 
     @property
     def id(self) -> str:
@@ -67,6 +70,8 @@ def service_settings(config: Config, svc: Service) -> ServiceSettings:
         fulfilment_target=fulfil,
         urgency=svc.urgency or DEFAULT_URGENCY[svc.classification],
         check_names=tuple(check_name(c, i) for i, c in enumerate(svc.checks)),
+        flap_threshold=d.flap_threshold,
+        flap_window=d.flap_window,
     )
 
 

@@ -29,6 +29,7 @@ from pydantic import (
 
 from agent.core.addresses import split_host_port
 from agent.core.durations import format_duration, parse_duration
+from agent.core.model import FLAP_THRESHOLD, FLAP_WINDOW
 from agent.core.pedoman import Classification, Group, Impact
 
 Duration = Annotated[
@@ -169,6 +170,10 @@ class Defaults(Model):
     recovery_threshold: int = Field(1, ge=1, le=100)
     max_body_bytes: int = Field(1_048_576, ge=1)
     backup_interval: PositiveDuration = timedelta(minutes=15)
+    #: Flap detection: this many up↔bad changes within ``flap_window`` make a flapping period
+    #: (one gangguan; ``pantau_service_flapping`` 1 while the window holds them).
+    flap_threshold: int = Field(FLAP_THRESHOLD, ge=2, le=1000)
+    flap_window: PositiveDuration = FLAP_WINDOW
 
 
 class AvailabilityTargets(Model):

@@ -6,6 +6,18 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+#: The one resolution of event times (rounds, transitions, episodes, tickets): whole
+#: milliseconds, what the store keeps. An episode is identified by its start, so the start the
+#: running agent sees must be the very value it reads back from the store after a restart;
+#: times are cut to this resolution where they are made (:func:`event_time`), never compared
+#: with a tolerance.
+EVENT_RESOLUTION = timedelta(milliseconds=1)
+
+
+def event_time(at: datetime) -> datetime:
+    """``at`` cut to :data:`EVENT_RESOLUTION` (rounded down, exactly as the store rounds)."""
+    return at.replace(microsecond=at.microsecond - at.microsecond % 1000)
+
 
 class Outcome(StrEnum):
     """Result of one check, or one round of a service."""
@@ -80,6 +92,13 @@ class StateInterval:
     start: datetime
     end: datetime | None
     reason: str = ""
+
+
+#: Flap detection's defaults (``defaults.flap_threshold`` / ``defaults.flap_window``): an
+#: up↔bad change is flapping when some window of this length holding it holds this many
+#: changes — two full down/up cycles within an hour (Checkmk/Nagios-style, as a count).
+FLAP_THRESHOLD = 4
+FLAP_WINDOW = timedelta(hours=1)
 
 
 @dataclass(frozen=True)

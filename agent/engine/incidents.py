@@ -15,9 +15,14 @@ at least ``flap_threshold`` (default 4) up↔bad changes — two full down/up cy
 hour. Bad rounds below ``failure_threshold`` never become transitions, so they never count.
 
 Ticket ids are ``G-YYYY-MM-NNNN``: the month of the episode start in the report zone and a
-sequence per month. An episode is identified by ``(service, start)``: after a restart during
-an open incident the episode has the same start, so :func:`sync_incidents` updates the same
-ticket instead of opening a second one.
+sequence per month. An episode is identified by ``(service, start)``, its start at the one event
+resolution (:func:`~agent.core.model.event_time`, what the store keeps): after a restart during
+an open incident the episode read back from the store has the very same start, so
+:func:`sync_incidents` updates the same ticket instead of opening a second one. A ticket whose
+start lies inside a later-seen episode is the same gangguan seen in parts (a bounce of a
+flapping period, or a duplicate opened by an older pantau): it is absorbed into the episode's
+ticket with all the operator's work (:func:`absorb`), and its id is remembered
+(``merged_ids``) so it is never reused.
 
 Response accounting: response time = ack − start. The Lampiran SLA counts responses in working
 hours, so both the Tabel 4.3 target (by priority) and the SLA's 3 hours are added to the start
@@ -29,7 +34,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -144,6 +149,7 @@ class Gangguan:
     flapping: bool = False
     reclassification: Reclassification | None = None
     audit: tuple[AuditEntry, ...] = field(default=())
+    merged_ids: tuple[str, ...] = ()  # tickets absorbed into this one (same gangguan)
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict (times ISO 8601, durations in seconds) for the store."""
@@ -181,6 +187,7 @@ class Gangguan:
                 AuditEntry(ts(a["at"]), a["action"], a["by"], a["detail"])
                 for a in data.get("audit", ())
             ),
+            merged_ids=tuple(data.get("merged_ids", ())),
         )
 
 
@@ -243,10 +250,89 @@ def reclassify(g: Gangguan, at: datetime, as_: OverrideKind, reason: str, by: st
     return _log(g, at, "reclassify", by, f"{as_}: {reason}")
 
 
-def resolve(g: Gangguan, end: datetime) -> Gangguan:
+def resolve(g: Gangguan, end: datetime, why: str = "") -> Gangguan:
     """The service is up again at ``end`` (the first good round): status Selesai."""
     status = g.status if g.status is Status.DITUTUP else Status.SELESAI
-    return _log(replace(g, end=end, status=status), end, "resolve", REPORTER)
+    return _log(replace(g, end=end, status=status), end, "resolve", REPORTER, why)
+
+
+def reopen(g: Gangguan, at: datetime, why: str) -> Gangguan:
+    """The gangguan came back before it was over (a flapping period bounced down again)."""
+    status = Status.DITANGANI if g.ack_at is not None else Status.TERBUKA
+    if g.reclassification is not None:
+        status = Status.DITUTUP  # the operator's verdict covers the whole gangguan
+    g = replace(g, end=None, status=status, closed_at=g.closed_at if g.reclassification else None)
+    return _log(g, at, "reopen", REPORTER, why)
+
+
+def retire(g: Gangguan, at: datetime, why: str) -> Gangguan:
+    """Nothing more will be known of an open gangguan (its service left the katalog): it ends
+    at ``at``, is closed by pantau, and a note says why."""
+    g = replace(
+        g,
+        end=at,
+        status=Status.DITUTUP,
+        closed_at=at,
+        notes=(*g.notes, Note(at, why, REPORTER)),
+    )
+    return _log(g, at, "retire", REPORTER, why)
+
+
+def absorb(keep: Gangguan, other: Gangguan, at: datetime, why: str) -> Gangguan:
+    """``keep`` with ``other`` merged in: one gangguan that was seen as two tickets.
+
+    Nothing the operator did is lost: the earliest ack, every note, the cause set last, the
+    reclassification made last, and both audit trails. The monitoring fields cover both (the
+    caller sets the end from the episode); impact only escalates.
+    """
+    major = other if other.impact is Impact.MAJOR and keep.impact is not Impact.MAJOR else keep
+    acks = sorted((g.ack_at, g.ack_by) for g in (keep, other) if g.ack_at is not None)
+    ack_at, ack_by = acks[0] if acks else (None, "")
+    notes = {(n.at, n.text, n.by): n for n in (*keep.notes, *other.notes)}
+    cause = keep.cause
+    if other.cause and (not cause or _last(other, "cause") > _last(keep, "cause")):
+        cause = other.cause
+    reclass = [g.reclassification for g in (keep, other) if g.reclassification is not None]
+    reclassification = max(reclass, key=lambda r: r.at) if reclass else None
+    end = None if keep.end is None or other.end is None else max(keep.end, other.end)
+    closed = [g.closed_at for g in (keep, other) if g.closed_at is not None]
+    closed_at = max(closed, default=None)  # a reclassification closes its ticket too
+    if reclassification is not None or (end is not None and closed_at is not None):
+        status = Status.DITUTUP
+    else:
+        closed_at = None
+        status = Status.SELESAI if end else Status.DITANGANI if ack_at else Status.TERBUKA
+    audit = {(a.at, a.action, a.by, a.detail): a for a in (*keep.audit, *other.audit)}
+    merged = replace(
+        keep,
+        start=min(keep.start, other.start),
+        end=end,
+        reported_at=min(keep.reported_at, other.reported_at),
+        impact=major.impact,
+        category=major.category,
+        components=major.components,
+        priority=major.priority,
+        response_target=major.response_target,
+        symptoms=tuple(dict.fromkeys((*keep.symptoms, *other.symptoms))),
+        flapping=keep.flapping or other.flapping,
+        ack_at=ack_at,
+        ack_by=ack_by,
+        notes=tuple(sorted(notes.values(), key=lambda n: n.at)),
+        cause=cause,
+        reclassification=reclassification,
+        status=status,
+        closed_at=closed_at,
+        audit=tuple(sorted(audit.values(), key=lambda a: a.at)),
+        merged_ids=tuple(dict.fromkeys((*keep.merged_ids, other.id, *other.merged_ids))),
+    )
+    return _log(merged, at, "merge", REPORTER, f"{other.id} digabung: {why}")
+
+
+def _last(g: Gangguan, action: str) -> datetime:
+    """When ``action`` was last done on ``g`` (the earliest time if never)."""
+    return max(
+        (a.at for a in g.audit if a.action == action), default=datetime.min.replace(tzinfo=UTC)
+    )
 
 
 def close(g: Gangguan, at: datetime, by: str) -> Gangguan:
@@ -395,7 +481,9 @@ def _new_ticket(
 
 
 def _updated(g: Gangguan, ep: Episode, s: ServiceSettings | None, now: datetime) -> Gangguan:
-    if ep.end is not None and g.end is None:
+    if ep.end is None and g.end is not None:
+        g = reopen(g, now, "naik-turun berulang (flapping): gangguan berlanjut")
+    elif ep.end is not None and ep.end != g.end:
         g = resolve(g, ep.end)
     symptoms = tuple(dict.fromkeys((*g.symptoms, *ep.reasons)))
     if symptoms != g.symptoms or ep.flapping != g.flapping:
@@ -419,11 +507,13 @@ def sync_incidents(
     of the months those episodes start in; ``last_ids`` adds ids known only to the store
     (e.g. ``Store.incidents.last_id("G-2024-09-")``) so numbering continues after them.
     Returns ``existing`` in its order, updated (end, status, impact, symptoms, flapping;
-    impact only escalates), then the new tickets oldest first. Episodes of services no
-    longer configured get no new ticket.
+    impact only escalates), then the new tickets oldest first. An episode's ticket is the one
+    with its start, else one whose span holds its start (the episode seen from a shortened
+    history); other tickets of the service starting inside the episode are absorbed into it
+    and leave the list (:func:`absorb`). Episodes of services no longer configured get no new
+    ticket.
     """
-    by_key = {(g.service, g.start): i for i, g in enumerate(existing)}
-    out = list(existing)
+    out: list[Gangguan | None] = list(existing)
     seq: dict[str, int] = {}
     for known in (*(g.id for g in existing), *last_ids):
         prefix, _, n = known.rpartition("-")
@@ -431,15 +521,45 @@ def sync_incidents(
             seq[prefix] = max(seq.get(prefix, 0), int(n))
     for ep in sorted(episodes, key=lambda e: (e.start, e.service)):
         s = settings.services.get(ep.service)
-        i = by_key.get((ep.service, ep.start))
-        if i is not None:
-            out[i] = _updated(out[i], ep, s, now)
+        owner, inside = _tickets_of(out, ep)
+        if owner is None and inside:
+            owner = inside.pop(0)
+            g = out[owner]
+            assert g is not None
+            out[owner] = _log(replace(g, start=ep.start), now, "start", REPORTER, "awal episode")
+        if owner is not None:
+            g = out[owner]
+            assert g is not None
+            for i in inside:
+                other = out[i]
+                assert other is not None
+                g = absorb(g, other, now, "satu episode (naik-turun berulang atau duplikat)")
+                out[i] = None
+            out[owner] = _updated(g, ep, s, now)
             continue
         if s is None:
             continue
         year, month = period_of(ep.start, settings.tz)
         prefix = f"G-{year:04d}-{month:02d}"
         seq[prefix] = seq.get(prefix, 0) + 1
-        by_key[(ep.service, ep.start)] = len(out)
         out.append(_new_ticket(ep, s, f"{prefix}-{seq[prefix]:04d}", now, settings.agent_name))
-    return out
+    return [g for g in out if g is not None]
+
+
+def _tickets_of(tickets: Sequence[Gangguan | None], ep: Episode) -> tuple[int | None, list[int]]:
+    """The index of ``ep``'s own ticket (``None`` if it has none), and of the other tickets of
+    its service that start inside it (to be absorbed), oldest first."""
+    exact: int | None = None
+    holding: int | None = None
+    inside: list[tuple[datetime, str, int]] = []
+    for i, g in enumerate(tickets):
+        if g is None or g.service != ep.service:
+            continue
+        if g.start == ep.start and exact is None:
+            exact = i
+        elif ep.start <= g.start and (ep.end is None or g.start < ep.end):
+            inside.append((g.start, g.id, i))
+        elif g.start < ep.start and g.end is not None and ep.start < g.end:
+            holding = i  # a closed ticket whose span holds the episode's start
+    owner = exact if exact is not None else holding
+    return owner, [i for _, _, i in sorted(inside)]

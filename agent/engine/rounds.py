@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Protocol
 
 from agent.config.models import Check
-from agent.core.model import CheckOutcome, Outcome, Round
+from agent.core.model import CheckOutcome, Outcome, Round, event_time
 from agent.core.pedoman import Impact
 
 
@@ -55,7 +55,11 @@ def judge(
     *,
     agent_isolated: bool = False,
 ) -> Round:
-    """Combine the checks' results into the round's verdict and reasons."""
+    """Combine the checks' results into the round's verdict and reasons.
+
+    The round is stamped at the one event resolution (:func:`~agent.core.model.event_time`),
+    so the round the agent holds is the round the store keeps.
+    """
     outcome = Outcome.UP
     reasons: list[str] = []
     for name, check, result in checks:
@@ -68,7 +72,7 @@ def judge(
             outcome = Outcome.DEGRADED
     return Round(
         service=service,
-        started_at=started_at,
+        started_at=event_time(started_at),
         outcome=outcome,
         reasons=tuple(reasons),
         checks=tuple(check_outcome(n, c, r) for n, c, r in checks),

@@ -18,7 +18,10 @@ Feed it :class:`~agent.core.model.Round` records in order; it returns the
   nothing about the service: it starts ``unknown`` and resets the streak;
 - round times never go backwards: a round stamped before the previous one (the wall clock was
   stepped back) is taken at the previous round's time, so no hour is counted twice and no
-  duration is negative.
+  duration is negative;
+- every time the machine keeps or emits is cut to the one event resolution (whole
+  milliseconds, :func:`~agent.core.model.event_time`), so a transition read back from the store
+  after a restart equals the one the running agent emitted, and an episode keeps its identity.
 
 Every transition the machine emits has ``at`` ≥ every earlier one, so the store can append them.
 """
@@ -29,7 +32,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from agent.core.model import Outcome, Round, State, Transition
+from agent.core.model import Outcome, Round, State, Transition, event_time
 
 _BAD = {Outcome.DOWN: State.DOWN, Outcome.DEGRADED: State.DEGRADED}
 
@@ -62,8 +65,9 @@ class MachineState:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> MachineState:
+        # Snapshots written before times were cut to milliseconds are cut on the way in.
         def ts(v: str | None) -> datetime | None:
-            return datetime.fromisoformat(v) if v else None
+            return event_time(datetime.fromisoformat(v)) if v else None
 
         return cls(
             confirmed=State(data["confirmed"]) if data.get("confirmed") else None,
@@ -71,7 +75,7 @@ class MachineState:
             unknown=bool(data.get("unknown")),
             last_round_at=ts(data.get("last_round_at")),
             streak=[
-                PendingRound(datetime.fromisoformat(a), Outcome(o), r)
+                PendingRound(event_time(datetime.fromisoformat(a)), Outcome(o), r)
                 for a, o, r in data.get("streak", [])
             ],
         )
@@ -109,7 +113,7 @@ class StateMachine:
     def feed(self, rnd: Round) -> list[Transition]:
         """Take one round; return the transitions it causes, oldest first."""
         st = self.state
-        at = rnd.started_at
+        at = event_time(rnd.started_at)
         if st.last_round_at is not None and at < st.last_round_at:
             at = st.last_round_at  # wall clock stepped back: never go backwards
         out: list[Transition] = []

@@ -135,6 +135,7 @@ class Agent:
         self._stored_rounds = await asyncio.to_thread(self.store.last_round_times)
         self.incidents.configure(cfg.agent.name, ZoneInfo(cfg.agent.timezone), all_settings(cfg))
         await asyncio.to_thread(self.incidents.load, self.store, self.clock.now())
+        self.incidents.submit(self.writer, self.incidents.settle(self.clock.now()))
         self.views.publish_incidents()
         self._apply_services(cfg, states)
         self._apply_connectivity(cfg)
@@ -261,7 +262,11 @@ class Agent:
         self.web_config = web_config
         self.metrics.apply_config(new)
         self.incidents.configure(new.agent.name, ZoneInfo(new.agent.timezone), all_settings(new))
+        # A removed service's open ticket would never be updated again: it ends with a note.
+        assert self.writer is not None
+        self.incidents.submit(self.writer, self.incidents.settle(self.clock.now()))
         self._apply_services(new, {})
+        self.views.publish_incidents()
         self._apply_connectivity(new)
         self._apply_backups(new)
         if self.cron is not None:

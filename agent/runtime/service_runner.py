@@ -118,6 +118,16 @@ class ServiceRunner:
         self.last_round = rnd
         transitions = self.machine.feed(rnd)
         for t in transitions:
+            if t.reason == "resumed":
+                # Not news: the state from before the gap (a restart) goes on; a second "down"
+                # line would read as a second gangguan (FAULTS 23).
+                log.info(
+                    "service %s: rounds again after a gap, still %s",
+                    self.id,
+                    t.state.value,
+                    extra={"service": self.id, "state": t.state.value, "reason": t.reason},
+                )
+                continue
             log.log(
                 logging.WARNING if t.state in (State.DOWN, State.DEGRADED) else logging.INFO,
                 "service %s is %s since %s%s",

@@ -114,7 +114,7 @@ class AgentViews:
             downtime_seconds_total=self._count_downtime(runner, now),
             outage_seconds=outage,
             rto_breached=None if rto is None else outage > rto.total_seconds(),
-            flapping=bool(ticket and ticket.flapping),
+            flapping=self._agent.incidents.is_flapping(runner.id, now),
         )
 
     def _count_downtime(self, runner: ServiceRunner, now: datetime) -> float:

@@ -1,4 +1,4 @@
-"""Gangguan tickets and their audit trail."""
+"""Gangguan tickets, their audit trail, and the ids of tickets merged into another."""
 
 from __future__ import annotations
 
@@ -93,12 +93,40 @@ class IncidentTable:
         return [_incident(r) for r in rows]
 
     def last_id(self, prefix: str) -> str | None:
-        """The greatest id starting with ``prefix`` (e.g. ``G-2024-09-``), to continue numbering."""
+        """The greatest id starting with ``prefix`` (e.g. ``G-2024-09-``), to continue numbering;
+        ids merged into another ticket count too, so an id is never given twice."""
+        high = prefix + "\U0010ffff"
         row = self._db.one(
-            "SELECT max(id) FROM incidents WHERE id >= ? AND id < ?",
-            (prefix, prefix + "\U0010ffff"),
+            """SELECT max(id) FROM (
+                   SELECT id FROM incidents WHERE id >= ? AND id < ?
+                   UNION ALL SELECT id FROM incident_aliases WHERE id >= ? AND id < ?)""",
+            (prefix, high, prefix, high),
         )
         return None if row is None else row[0]
+
+    def absorb(self, id: str, into: str) -> None:
+        """Ticket ``id`` was the same gangguan as ``into`` (whose row already holds its work):
+        move its audit trail there, remember where it went, remove it."""
+        self._db.execute(
+            "UPDATE incident_audit SET incident_id = ? WHERE incident_id = ?", (into, id)
+        )
+        self._db.execute("DELETE FROM incidents WHERE id = ?", (id,))
+        self._db.execute(
+            "INSERT OR REPLACE INTO incident_aliases (id, into_id, at) VALUES (?, ?, ?)",
+            (id, into, to_ms(self._db.now())),
+        )
+
+    def merged_into(self, id: str) -> str | None:
+        """The ticket that ``id`` was merged into (following repeated merges), or ``None``."""
+        seen: set[str] = set()
+        target: str | None = None
+        while id not in seen:
+            seen.add(id)
+            row = self._db.one("SELECT into_id FROM incident_aliases WHERE id = ?", (id,))
+            if row is None:
+                break
+            target = id = row[0]
+        return target
 
     def add_audit(self, incident_id: str, at: datetime, action: str, text: str = "") -> None:
         """Append a line to the audit trail of ``incident_id`` (which must exist)."""

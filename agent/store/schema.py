@@ -15,7 +15,9 @@ Connection settings and why:
 A file that is not SQLite, or fails ``PRAGMA quick_check``, is moved aside to
 ``pantau.db.corrupt-<UTC timestamp>`` (with its ``-wal``/``-shm``) and a fresh database is
 created; the lost stretch later reads as *no data*, never as downtime. The schema version is
-``PRAGMA user_version``; :data:`MIGRATIONS` are applied in order, in one transaction.
+``PRAGMA user_version``; :data:`MIGRATIONS` are applied in order, in one transaction. A step is
+SQL text, or a function of the connection and the time for a data repair
+(:mod:`agent.store.ticket_repair`).
 """
 
 from __future__ import annotations
@@ -24,12 +26,14 @@ import contextlib
 import logging
 import os
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from agent.core.errors import StoreError
 from agent.store.lock import agent_holds
+from agent.store.ticket_repair import ALIASES_TABLE, repair_tickets
 
 log = logging.getLogger("pantau.store")
 
@@ -154,9 +158,23 @@ _DRP = (
 
 _DROP_META = ("DROP TABLE meta",)
 
+#: One step of a migration: SQL, or a data repair run with the migration's time.
+Step = str | Callable[[sqlite3.Connection, datetime], None]
+
+# One ticket per episode: ids merged into another ticket (never reused), and the repair of
+# the duplicate tickets older versions opened after each restart.
+_ONE_TICKET_PER_EPISODE: tuple[Step, ...] = (ALIASES_TABLE, repair_tickets)
+
 #: Ordered schema migrations; migration ``n`` (1-based) brings ``user_version`` to ``n``.
 #: Never edit a released step: append a new one.
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_CORE, _HOST, _INCIDENTS, _DRP, _DROP_META)
+MIGRATIONS: tuple[tuple[Step, ...], ...] = (
+    _CORE,
+    _HOST,
+    _INCIDENTS,
+    _DRP,
+    _DROP_META,
+    _ONE_TICKET_PER_EPISODE,
+)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -199,8 +217,17 @@ def user_version(conn: sqlite3.Connection) -> int:
     return int(conn.execute("PRAGMA user_version").fetchone()[0])
 
 
-def migrate(conn: sqlite3.Connection, migrations: tuple[tuple[str, ...], ...] = MIGRATIONS) -> int:
-    """Apply the missing ``migrations`` in one transaction; return the resulting version."""
+def migrate(
+    conn: sqlite3.Connection,
+    migrations: tuple[tuple[Step, ...], ...] = MIGRATIONS,
+    *,
+    now: datetime | None = None,
+) -> int:
+    """Apply the missing ``migrations`` in one transaction; return the resulting version.
+
+    ``now`` stamps what a data repair writes (the audit of merged tickets); the agent passes
+    its clock's time.
+    """
     target = len(migrations)
     version = user_version(conn)
     if version > target:
@@ -218,9 +245,13 @@ def migrate(conn: sqlite3.Connection, migrations: tuple[tuple[str, ...], ...] = 
                 "the database in agent.data_dir has tables but no pantau schema version: "
                 "it belongs to another program; point agent.data_dir at a directory of its own"
             )
+        at = now or datetime.now(UTC)
         for steps in migrations[version:]:
-            for sql in steps:
-                conn.execute(sql)
+            for step in steps:
+                if isinstance(step, str):
+                    conn.execute(step)
+                else:
+                    step(conn, at)
         conn.execute(f"PRAGMA user_version = {target}")
         conn.execute("COMMIT")
     except BaseException:
@@ -303,7 +334,7 @@ def open_database(
             )
             conn = connect(path, busy_timeout)
         try:
-            migrate(conn)
+            migrate(conn, now=now)
         except BaseException:
             conn.close()
             raise

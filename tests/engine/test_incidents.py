@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -14,8 +15,9 @@ from agent.core.model import Episode, State, Transition
 from agent.core.pedoman import DETECTION_TARGET, Impact
 from agent.core.periods import month_bounds
 from agent.engine.availability import compute_availability
-from agent.engine.episodes import episodes_from_transitions
+from agent.engine.episodes import episodes_from_transitions, flapping_at, up_bad_changes
 from agent.engine.incidents import (
+    REPORTER,
     Gangguan,
     IncidentError,
     Status,
@@ -31,6 +33,7 @@ from agent.engine.incidents import (
     response_deadline,
     response_met,
     response_time,
+    retire,
     rto_breached,
     set_cause,
     sla_response_deadline,
@@ -84,17 +87,21 @@ def test_bad_rounds_under_the_threshold_make_no_episode() -> None:
     assert episodes_from_transitions(tl.transitions) == []
 
 
-def test_repeated_short_outages_are_flapping() -> None:
-    # cycles of 5 rounds: down, down, up, up, up → an episode every 5 min, 24 changes an hour
+def test_a_flapping_period_is_one_episode_not_one_per_bounce() -> None:
+    # cycles of 5 rounds: down, down, up, up, up → a bounce every 5 min, 24 changes an hour
     cycle = [DOWN, DOWN, UP, UP, UP]
     tl = run([(m(i), cycle[i % 5]) for i in range(60)])
-    eps = episodes_from_transitions(tl.transitions)
-    assert len(eps) == 12
-    assert all(ep.flapping for ep in eps)
+    (ep,) = episodes_from_transitions(tl.transitions)
+    # from the first bad round of the first bounce to the first good round after the last
+    assert (ep.start, ep.end, ep.state, ep.flapping) == (m(0), m(57), State.DOWN, True)
+    # availability still follows the transitions: 2 of every 5 minutes down, not the period
+    acc = tl.availability(m(0), m(60), now=m(60))
+    assert acc.down_seconds == 12 * 2 * 60  # 12 bounces × 2 down rounds of 1 min
 
 
 def test_four_changes_within_an_hour_reach_the_flapping_threshold() -> None:
-    # outages 10..11 and 30..31: changes at 10, 12, 30, 32 lie within one hour
+    # outages 10..11 and 30..31: changes at 10, 12, 30, 32 lie within one hour, so the up
+    # spell 12..30 is inside the flapping window: one flapping episode 10..32
     tl = run(
         every(m(0), m(10), UP)
         + every(m(10), m(12), DOWN)
@@ -103,9 +110,12 @@ def test_four_changes_within_an_hour_reach_the_flapping_threshold() -> None:
         + every(m(32), m(40), UP)
     )
     eps = episodes_from_transitions(tl.transitions)
-    assert [ep.flapping for ep in eps] == [True, True]
+    assert [(ep.start, ep.end, ep.flapping) for ep in eps] == [(m(10), m(32), True)]
     stricter = episodes_from_transitions(tl.transitions, flap_threshold=5)
-    assert [ep.flapping for ep in stricter] == [False, False]
+    assert [(ep.start, ep.end, ep.flapping) for ep in stricter] == [
+        (m(10), m(12), False),
+        (m(30), m(32), False),
+    ]
 
 
 def test_outages_more_than_an_hour_apart_are_not_flapping() -> None:
@@ -120,6 +130,31 @@ def test_outages_more_than_an_hour_apart_are_not_flapping() -> None:
     assert [ep.flapping for ep in episodes_from_transitions(tl.transitions)] == [False, False]
 
 
+def test_two_flapping_bursts_with_a_quiet_hour_between_are_two_episodes() -> None:
+    # bursts 0..10 and 80..90 (each 6 changes); the up spell 10..80 lies in no window of 4
+    burst = [DOWN, DOWN, UP, UP]
+    rounds = [(m(i), burst[i % 4]) for i in range(12)]
+    rounds += every(m(12), m(80), UP)
+    rounds += [(m(80 + i), burst[i % 4]) for i in range(12)] + every(m(92), m(100), UP)
+    eps = episodes_from_transitions(run(rounds).transitions)
+    assert [(ep.start, ep.end, ep.flapping) for ep in eps] == [
+        (m(0), m(10), True),
+        (m(80), m(90), True),
+    ]
+
+
+def test_flap_state_holds_while_momentarily_up_and_ends_when_the_bounces_leave_the_window() -> None:
+    cycle = [UP, UP, UP, DOWN, DOWN]
+    tl = run([(m(i), cycle[i % 5]) for i in range(20)] + every(m(20), m(120), UP))
+    changes = up_bad_changes(tl.transitions)
+    assert changes == [m(3), m(5), m(8), m(10), m(13), m(15), m(18), m(20)]
+    assert not flapping_at(changes, m(9))  # 3 changes so far
+    assert flapping_at(changes, m(11))  # the 4th came at 10: flapping, though up since 10
+    assert flapping_at(changes, m(73))  # 13, 15, 18, 20 within the hour before 73
+    assert not flapping_at(changes, m(74))  # 15, 18, 20: the bounces are leaving the window
+    assert flapping_at(changes, m(74), flap_window=timedelta(minutes=65))
+
+
 @settings(max_examples=200, deadline=None)
 @given(
     st.lists(st.integers(1, 600), min_size=1, max_size=40),
@@ -129,7 +164,7 @@ def test_outages_more_than_an_hour_apart_are_not_flapping() -> None:
 def test_flapping_matches_the_sliding_window_definition(
     gaps: list[int], threshold: int, window_min: int
 ) -> None:
-    # alternate up/down with the given gaps (minutes); every transition is an up↔bad change
+    # alternate down/up with the given gaps (minutes); every transition is an up↔bad change
     times = [T0 + timedelta(minutes=sum(gaps[: i + 1])) for i in range(len(gaps))]
     states = [State.UP if i % 2 else State.DOWN for i in range(len(times))]
     transitions = [Transition("sipd", T0, State.UP)]
@@ -137,13 +172,33 @@ def test_flapping_matches_the_sliding_window_definition(
     window = timedelta(minutes=window_min)
     eps = episodes_from_transitions(transitions, flap_threshold=threshold, flap_window=window)
 
-    def brute(at: datetime | None) -> bool:
-        return at is not None and any(
-            c <= at <= c + window and sum(c <= x <= c + window for x in times) >= threshold
+    def windows(*ats: datetime) -> bool:  # one flapping window holds all of ``ats``
+        return any(
+            all(c <= at <= c + window for at in ats)
+            and sum(c <= x <= c + window for x in times) >= threshold
             for c in times
         )
 
-    assert [ep.flapping for ep in eps] == [brute(ep.start) or brute(ep.end) for ep in eps]
+    # raw bounces (start, end), then joined where the up spell between lies in one window
+    raw = [
+        (times[i], times[i + 1] if i + 1 < len(times) else None) for i in range(0, len(times), 2)
+    ]
+    groups: list[list[tuple[datetime, datetime | None]]] = []
+    for bounce in raw:
+        prev_end = groups[-1][-1][1] if groups else None
+        if prev_end is not None and windows(prev_end, bounce[0]):
+            groups[-1].append(bounce)
+        else:
+            groups.append([bounce])
+    expected = [
+        (
+            g[0][0],
+            g[-1][1],
+            len(g) > 1 or windows(g[0][0]) or (g[-1][1] is not None and windows(g[-1][1])),
+        )
+        for g in groups
+    ]
+    assert [(ep.start, ep.end, ep.flapping) for ep in eps] == expected
 
 
 # ----------------------------------------------------------------------------- tickets
@@ -231,7 +286,7 @@ def test_ticket_numbers_run_per_month_of_the_start_in_the_report_zone() -> None:
     ]
     tickets = sync_incidents([], eps, SETTINGS, now=oct1 + H)
     assert [g.id for g in tickets] == ["G-2024-09-0001", "G-2024-09-0002", "G-2024-10-0001"]
-    later = Episode("sipd", State.DOWN, T0 + 5 * H, None)
+    later = Episode("sipd", State.DOWN, T0 + 5 * H, T0 + 6 * H)
     more = sync_incidents(
         tickets, [*eps, later], SETTINGS, now=oct1 + H, last_ids=["G-2024-09-0041"]
     )
@@ -248,6 +303,56 @@ def test_a_degraded_incident_that_goes_down_escalates_to_mayor() -> None:
     assert (g2.id, g2.impact, g2.priority, g2.category) == (g.id, Impact.MAJOR, 2, "Ketersediaan")
     assert g2.response_target == timedelta(minutes=30)
     assert g2.audit[-1].detail == "Minor → Mayor"
+
+
+def test_duplicate_tickets_of_one_episode_are_absorbed_with_all_the_operator_work() -> None:
+    # an older pantau opened a second ticket for the same episode after a restart
+    first = ack(ticket(), m(5), "budi")
+    second = replace(
+        set_cause(
+            add_note(ticket(now=m(30)), m(31), "cek disk", "ani"), m(32), "disk penuh", "ani"
+        ),
+        id="G-2024-09-0002",
+    )
+    ep = Episode("sipd", State.DOWN, T0, m(40), ("timeout",))
+    (g,) = sync_incidents([first, second], [ep], SETTINGS, now=m(50))
+    assert (g.id, g.start, g.end, g.status) == ("G-2024-09-0001", T0, m(40), Status.SELESAI)
+    assert (g.ack_at, g.ack_by, g.cause) == (m(5), "budi", "disk penuh")
+    assert [n.text for n in g.notes] == ["cek disk"]
+    assert g.merged_ids == ("G-2024-09-0002",)
+    assert [a.action for a in g.audit] == [
+        "create",
+        "ack",
+        "create",
+        "note",
+        "cause",
+        "merge",
+        "resolve",
+    ]
+    assert sync_incidents([g], [ep], SETTINGS, now=m(51)) == [g]  # idempotent
+
+
+def test_a_bounce_after_recovery_reopens_the_flapping_ticket_and_keeps_its_ack() -> None:
+    done = resolve(ack(ticket(), m(1), "budi"), m(3))
+    ep = Episode("sipd", State.DOWN, T0, None, ("timeout",), flapping=True)
+    (g,) = sync_incidents([done], [ep], SETTINGS, now=m(5))
+    assert (g.end, g.status, g.flapping, g.ack_at) == (None, Status.DITANGANI, True, m(1))
+    assert g.audit[-1].action == "reopen"
+    (g2,) = sync_incidents([g], [replace(ep, end=m(8))], SETTINGS, now=m(9))
+    assert (g2.end, g2.status) == (m(8), Status.SELESAI)
+
+
+def test_a_closed_ticket_holding_an_episode_s_start_is_that_episode_s_ticket() -> None:
+    # the history was shortened past the real start: the episode seems to start at 10
+    done = resolve(ticket(), m(30))
+    ep = Episode("sipd", State.DOWN, m(10), m(30), ("timeout",))
+    assert sync_incidents([done], [ep], SETTINGS, now=m(40)) == [done]
+
+
+def test_retiring_an_open_ticket_ends_it_with_a_note() -> None:
+    g = retire(ticket(), m(20), "layanan dihapus dari katalog")
+    assert (g.end, g.status, g.closed_at) == (m(20), Status.DITUTUP, m(20))
+    assert [(n.text, n.by) for n in g.notes] == [("layanan dihapus dari katalog", REPORTER)]
 
 
 def test_episodes_of_unconfigured_services_get_no_ticket() -> None:

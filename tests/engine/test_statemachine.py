@@ -123,3 +123,30 @@ def test_transitions_are_non_decreasing() -> None:
         for tr in m.feed(rnd(t, outcome, isolated=rng.random() < 0.02)):
             assert last is None or tr.at >= last
             last = tr.at
+
+
+def test_times_are_cut_to_whole_milliseconds_so_the_store_gives_back_the_same_episode() -> None:
+    # the system clock stamps microseconds; the store keeps whole milliseconds (floor)
+    m = machine()
+    odd = timedelta(microseconds=123_456)
+    got = [
+        t.at
+        for r in (rnd(0, UP), rnd(30, DOWN), rnd(60, DOWN))
+        for t in m.feed(Round(r.service, r.started_at + odd, r.outcome, r.reasons))
+    ]
+    assert got == [
+        T0 + timedelta(microseconds=123_000),
+        T0 + timedelta(seconds=30, microseconds=123_000),
+    ]
+    # a snapshot written by an older pantau (microseconds) is cut on the way in
+    old = MachineState.from_json(
+        {
+            "confirmed": "down",
+            "since": (T0 + odd).isoformat(),
+            "last_round_at": (T0 + odd).isoformat(),
+            "streak": [[(T0 + odd).isoformat(), "up", ""]],
+        }
+    )
+    assert (
+        old.since == old.last_round_at == old.streak[0].at == T0 + timedelta(microseconds=123_000)
+    )

@@ -48,7 +48,7 @@ from zoneinfo import ZoneInfo
 from agent.config.katalog import ServiceSettings, all_settings, check_name
 from agent.config.loader import load_config
 from agent.config.models import Config
-from agent.core.model import Outcome, Round, Transition
+from agent.core.model import FLAP_WINDOW, Outcome, Round, Transition
 from agent.engine.episodes import episodes_from_transitions
 from agent.engine.incidents import (
     Gangguan,
@@ -60,7 +60,7 @@ from agent.engine.incidents import (
 )
 from agent.engine.rounds import judge
 from agent.engine.statemachine import MachineState, StateMachine
-from agent.runtime.incident_tracker import FLAP_WINDOW, write_ticket
+from agent.runtime.incident_tracker import write_ticket
 from agent.store.database import Store
 from agent.store.records import BackupRecord, DrillRecord, FsUsage
 from probes.base import ProbeResult

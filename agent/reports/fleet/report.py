@@ -238,7 +238,14 @@ def _service(
         target=target,
     )
     month_eps = [
-        e for e in episodes(sid, intervals) if e.start < end and (e.end is None or e.end > start)
+        e
+        for e in episodes(
+            sid,
+            intervals,
+            flap_threshold=config.defaults.flap_threshold,
+            flap_window=config.defaults.flap_window,
+        )
+        if e.start < end and (e.end is None or e.end > start)
     ]
     gangguan = []
     for i, ep in enumerate(month_eps, 1):

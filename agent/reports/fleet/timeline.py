@@ -28,9 +28,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from agent.core.model import Episode, State, StateInterval, Transition
+from agent.core.model import FLAP_THRESHOLD, FLAP_WINDOW, Episode, State, StateInterval, Transition
 from agent.engine.episodes import episodes_from_transitions
 
 #: When several agents export the same service at one instant, the highest rank wins: a
@@ -148,8 +148,15 @@ def to_intervals(service: str, spans: Iterable[Span]) -> list[StateInterval]:
     return [StateInterval(service, State(st), _dt(a), _dt(b)) for a, b, st in spans]
 
 
-def episodes(service: str, intervals: Sequence[StateInterval]) -> list[Episode]:
-    """Confirmed bad episodes, found exactly as the agent finds them (a gap is unknown)."""
+def episodes(
+    service: str,
+    intervals: Sequence[StateInterval],
+    *,
+    flap_threshold: int = FLAP_THRESHOLD,
+    flap_window: timedelta = FLAP_WINDOW,
+) -> list[Episode]:
+    """Confirmed bad episodes, found exactly as the agent finds them (a gap is unknown; a
+    flapping period, by the katalog's flap settings, is one episode)."""
     transitions: list[Transition] = []
     prev_end: datetime | None = None
     for iv in intervals:
@@ -157,4 +164,6 @@ def episodes(service: str, intervals: Sequence[StateInterval]) -> list[Episode]:
             transitions.append(Transition(service, prev_end, State.UNKNOWN))
         transitions.append(Transition(service, iv.start, iv.state))
         prev_end = iv.end
-    return episodes_from_transitions(transitions)
+    return episodes_from_transitions(
+        transitions, flap_threshold=flap_threshold, flap_window=flap_window
+    )
