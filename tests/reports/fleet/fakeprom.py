@@ -126,7 +126,9 @@ class FakeProm:
                         "max": max(values),
                         "avg": sum(values) / len(values),
                     }[fn]
-                    out[tuple(sorted(labels.items()))] = float(value)
+                    # last_over_time keeps the metric name (it does not change the value)
+                    kept = {**labels, "__name__": name} if fn == "last" else labels
+                    out[tuple(sorted(kept.items()))] = float(value)
             return out
         m = re.fullmatch(
             r"sum without \(version\) \(count_over_time\(pantau_agent_info\[(\w+)\]\)\)", expr
