@@ -5,12 +5,14 @@ by a real ``prometheus`` and a real ``victoria-metrics`` with the same scrape co
 One service goes down for about ten seconds. After the agents stop, ``pantau report --source
 prometheus`` against each store must agree with each agent's own ``pantau report``.
 
-Tolerance, stated once: a store sees a state change at its next scrape, and the fleet report
-reads it on a grid of one step (here both 1 s, the scrape interval), so each edge of a stretch
-may move by up to ``EDGE`` = one scrape interval + one step = 2 s. Per episode the down time
-may differ by one ``EDGE``; the up time by one ``EDGE`` per episode plus one for each end of the
-observed stretch. The start is measured, not guessed: a store that first scraped an agent some
-seconds after its first round cannot know those seconds (``late``, read from both sides).
+Tolerance, stated once and generous: a store sees a state change at its next scrape (the
+fleet report moves the edge back to the agent's exported first round of the state, so most
+edges are exact; the end of a stretch before a stop is the last sample + the hold), so each
+edge of a stretch may move by up to ``EDGE`` = one scrape interval + one step = 2 s. Per
+episode the down time may differ by one ``EDGE``; the up time by one ``EDGE`` per episode plus
+one for each end of the observed stretch. A store that first scraped an agent some seconds
+after its first round may miss those seconds (``late``, read from both sides) unless the
+agent's first sample says since when it was up.
 Minutes in the CSV have 2 decimals (±0.3 s) and availability is floored to 3 decimals.
 """
 
