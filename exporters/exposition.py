@@ -72,6 +72,8 @@ FAMILIES: tuple[Family, ...] = (
        "1 when the confirmed state is up or degraded, 0 when down; absent when unknown."),
     _f("pantau_service_state", "gauge", "service state",
        "1 for the current confirmed state (up, degraded, down, maintenance, unknown), else 0."),
+    _f("pantau_service_state_since_timestamp_seconds", "gauge", "service",
+       "Unix time of the first round of the current confirmed state; absent while unknown."),
     _f("pantau_service_availability_ratio", "gauge", "service period",
        "Month-to-date availability (up+degraded)/(up+degraded+down), maintenance excluded."),
     _f("pantau_service_availability_target_ratio", "gauge", "service",

@@ -59,6 +59,7 @@ class ServiceFields(TypedDict, total=False):
 
     up: bool | None  # default: derived from state (up/degraded → 1, down → 0)
     state: str
+    state_since: float | None  # unix time the confirmed state began (its first round)
     availability_ratio: float | None
     target_ratio: float | None
     downtime_seconds_total: float
@@ -75,6 +76,7 @@ class ServiceFields(TypedDict, total=False):
 
 # Service-scope families whose one sample comes straight from a ServiceFields key.
 _SIMPLE_SERVICE_FIELDS: tuple[tuple[str, str], ...] = (
+    ("pantau_service_state_since_timestamp_seconds", "state_since"),
     ("pantau_service_availability_target_ratio", "target_ratio"),
     ("pantau_service_downtime_seconds_total", "downtime_seconds_total"),
     ("pantau_service_outage_duration_seconds", "outage_seconds"),

@@ -73,7 +73,7 @@ class Availability:
     degraded: timedelta = timedelta(0)
     maintenance: timedelta = timedelta(0)
     unknown: timedelta = timedelta(0)
-    coverage_pct: float = 0.0
+    coverage_pct: float | None = None  # None: nothing could be observed (an empty cell)
 
     @property
     def met(self) -> bool | None:

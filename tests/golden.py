@@ -59,10 +59,12 @@ def _fail(path: Path, expected: str, actual: str) -> None:
     raise AssertionError(f"output differs from {path}:\n{''.join(diff)}")
 
 
-def pantau_at(now: datetime, *args: str) -> subprocess.CompletedProcess[str]:
+def pantau_at(
+    now: datetime, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """``python -m agent ARGS`` with the wall clock frozen at ``now`` (monotonic time runs)."""
     stamp = now.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
-    env = {**os.environ, "TZ": "UTC", "FAKETIME_DONT_FAKE_MONOTONIC": "1"}
+    env = {**os.environ, **(env or {}), "TZ": "UTC", "FAKETIME_DONT_FAKE_MONOTONIC": "1"}
     # "-f" with a plain timestamp (no "@") freezes the clock: every read of it is exactly `now`.
     argv = [require_binary("faketime"), "-f", stamp, sys.executable, "-m", "agent", *args]
     return subprocess.run(argv, capture_output=True, text=True, env=env, timeout=120, check=False)

@@ -36,7 +36,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from agent.config.katalog import ServiceSettings
@@ -345,9 +345,24 @@ def close(g: Gangguan, at: datetime, by: str) -> Gangguan:
 
 
 # ------------------------------------------------------------------------------ measures
-def duration(g: Gangguan, now: datetime) -> timedelta:
-    """How long the gangguan lasted (until ``now`` while ongoing)."""
+class Spell(Protocol):
+    """Anything with a start and an end (``None`` while ongoing): a ticket or an episode."""
+
+    @property
+    def start(self) -> datetime: ...
+
+    @property
+    def end(self) -> datetime | None: ...
+
+
+def duration(g: Spell, now: datetime) -> timedelta:
+    """How long the gangguan lasted (until ``now`` while ongoing), not clipped to a period."""
     return max((g.end or now) - g.start, timedelta())
+
+
+def episode_impact(ep: Episode) -> Impact:
+    """Mayor when the episode was ever down, else Minor (Tabel 4.2 notes)."""
+    return Impact.MAJOR if ep.state is State.DOWN else Impact.MINOR
 
 
 def response_time(g: Gangguan) -> timedelta | None:
@@ -404,7 +419,7 @@ def overrides_from_tickets(tickets: Sequence[Gangguan], now: datetime) -> list[O
     ]
 
 
-def in_period(g: Gangguan, start: datetime, end: datetime) -> bool:
+def in_period(g: Spell, start: datetime, end: datetime) -> bool:
     """Whether the gangguan overlaps ``[start, end)`` (a month's list shows it there)."""
     return g.start < end and (g.end is None or g.end > start)
 
@@ -476,8 +491,7 @@ def _new_ticket(
         rto=svc.rto,
         flapping=ep.flapping,
     )
-    impact = Impact.MAJOR if ep.state is State.DOWN else Impact.MINOR
-    return _log(_classified(g, s, impact), now, "create", REPORTER)
+    return _log(_classified(g, s, episode_impact(ep)), now, "create", REPORTER)
 
 
 def _updated(g: Gangguan, ep: Episode, s: ServiceSettings | None, now: datetime) -> Gangguan:

@@ -20,10 +20,12 @@ from agent.core.periods import month_bounds
 from agent.core.stats import nearest_rank
 from agent.engine.availability import intervals_from_transitions, maintenance_windows
 from agent.engine.incidents import Gangguan as Ticket
-from agent.engine.incidents import duration, overrides_from_tickets
+from agent.engine.incidents import overrides_from_tickets
 from agent.engine.rpo import max_backup_age, rpo_compliance_pct
 from agent.reports.formulir import (
+    gangguan_entry,
     month_availability,
+    month_gangguan,
     next_maintenance,
     report_data,
     started_month_bounds,
@@ -121,7 +123,7 @@ def service_report(
                 _filesystems(store, host, start, end),
             )
         host_data = host_cache[svc.host]
-    month_tickets = [t for t in tickets if t.start < end and (t.end is None or t.end > start)]
+    month_tickets = month_gangguan(tickets, start, end)
     return rm.ServiceReport(
         id=svc.id,
         name=svc.name,
@@ -161,13 +163,12 @@ def _gangguan(t: Ticket, now: datetime) -> rm.Gangguan:
     if t.reclassification is not None:
         rc = t.reclassification
         note = f"direklasifikasi sebagai {_LABEL[rc.as_]}: {rc.reason}"
-    return rm.Gangguan(
+    return gangguan_entry(
+        t,
         id=t.id,
-        start=t.start,
-        end=t.end,
-        duration=duration(t, now),
         impact=t.impact,
         priority=t.priority,
+        now=now,
         cause=t.cause,
         status=t.status.value,
         reclassification=note,

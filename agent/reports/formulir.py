@@ -2,28 +2,35 @@
 Prometheus (:mod:`agent.reports.fleet.report`) fill the same Formulir.
 
 Said once here: the check that the month has begun, the 12-month trend (its window, and the
-month's availability with it from the engine), the report's header (organisation, period,
+month's availability with it from the engine), which gangguan a month lists and how long each
+lasted (:func:`month_gangguan`, :func:`gangguan_entry`: a ticket of the local store and an
+episode read from Prometheus are counted alike), the report's header (organisation, period,
 signatory), next month's planned maintenance, the "no data" error, and how the files are
 named and written.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from agent.config.katalog import ServiceSettings
 from agent.config.models import Config
 from agent.core.errors import ReportError, ReportRequestError
 from agent.core.model import StateInterval
+from agent.core.pedoman import Impact
 from agent.core.periods import add_months, month_bounds, period_key, period_label
 from agent.engine.availability import Override, PeriodAvailability, monthly_series
+from agent.engine.incidents import Spell, duration, in_period
 from exporters import report_model as rm
 
 #: Months in the availability trend of each Formulir, the report's month last.
 TREND_MONTHS = 12
+
+S = TypeVar("S", bound=Spell)
 
 
 def started_month_bounds(
@@ -118,7 +125,28 @@ def _availability(pa: PeriodAvailability, target: float) -> rm.Availability:
         degraded=timedelta(seconds=pa.degraded_seconds),
         maintenance=timedelta(seconds=pa.maintenance_seconds),
         unknown=timedelta(seconds=pa.unknown_seconds),
-        coverage_pct=pa.coverage_pct if pa.coverage_pct is not None else 0.0,
+        coverage_pct=pa.coverage_pct,  # None (an empty cell) where nothing could be observed
+    )
+
+
+def month_gangguan(spells: Iterable[S], start: datetime, end: datetime) -> list[S]:
+    """The gangguan a month lists: every one overlapping ``[start, end)``, also one that began
+    before it or ended after it (its duration is whole, not clipped to the month)."""
+    return [s for s in spells if in_period(s, start, end)]
+
+
+def gangguan_entry(
+    spell: Spell, *, id: str, impact: Impact, priority: int, now: datetime, **fields: Any
+) -> rm.Gangguan:
+    """One gangguan of the Formulir: its whole duration (until ``now`` while ongoing)."""
+    return rm.Gangguan(
+        id=id,
+        start=spell.start,
+        end=spell.end,
+        duration=duration(spell, now),
+        impact=impact,
+        priority=priority,
+        **fields,
     )
 
 

@@ -107,9 +107,14 @@ class AgentViews:
         if ticket is not None and ticket.impact is Impact.MAJOR:
             outage = max(0.0, (now - ticket.start).total_seconds())
         rto = runner.settings.service.rto
+        # When the confirmed state began (its first round, not when it was confirmed): lets a
+        # report read from Prometheus place each edge where the agent's own store has it
+        # (to the millisecond, as the store keeps it; VictoriaMetrics keeps that exactly).
+        since = runner.machine.state.since if confirmed is not State.UNKNOWN else None
         self.metrics.update_service(
             runner.id,
             state=state.value,
+            state_since=round(since.timestamp(), 3) if since is not None else None,
             up=None if confirmed is State.UNKNOWN else confirmed is not State.DOWN,
             downtime_seconds_total=self._count_downtime(runner, now),
             outage_seconds=outage,

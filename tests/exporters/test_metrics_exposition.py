@@ -55,6 +55,7 @@ def _filled() -> MetricsCache:
     cache.update_service(
         "sipd",
         state="degraded",
+        state_since=1_767_225_000.25,
         availability_ratio=0.99875,
         target_ratio=0.995,
         downtime_seconds_total=1234.5,
@@ -123,6 +124,7 @@ class _Reference(Collector):
             gauge("pantau_service_state", ["service", "state"],
                   [(["sipd", st], float(st == "degraded"))
                    for st in ("up", "degraded", "down", "maintenance", "unknown")]),
+            gauge("pantau_service_state_since_timestamp_seconds", s, [(["sipd"], 1_767_225_000.25)]),
             gauge("pantau_service_availability_ratio", ["service", "period"],
                   [(["sipd", "month"], 0.99875)]),
             gauge("pantau_service_availability_target_ratio", s, [(["sipd"], 0.995)]),

@@ -11,38 +11,47 @@ read for the whole fleet at once; they only scan raw samples, so they are cheap:
 
 A block is wholly ``up`` for a service when one agent exported it, that agent was scraped in
 every fine window (``fresh`` = points per block), the service was in every one of those
-scrapes (``count`` = ``scrapes``) and each sample said up (``ups`` = ``count``): exactly the
-condition under which every fine point of the block would read ``up``. The other blocks that
-hold samples are fetched point by point (``last_over_time(pantau_service_state[step]) == 1``),
-together with the Mayor episode starts (``timestamp(o) - o`` of
-``pantau_service_outage_duration_seconds``), for just the services that need them.
+scrapes (``count`` = ``scrapes``) and each sample said up (``ups`` = ``count``). The other
+blocks that hold samples — and the first and last block of every run of whole blocks, where
+an edge may lie just outside — are read sample by sample: the raw samples of
+``pantau_service_state`` and ``pantau_service_state_since_timestamp_seconds`` (an instant
+query of a range selector, which every Prometheus-compatible store answers with the stored
+samples and their own timestamps), for just the services that need them.
 
 The windows line up: the aggregates of block ``k`` are evaluated at its last fine point with a
-window of one block, which is the union of the windows of its fine points.
+window of one block, which is the union of the windows of its fine points, and the raw samples
+of blocks ``a…b`` are read over the same span.
+
+An episode still open where the asked range ends is read on, in doubling stretches, until it
+closes or ``close_by`` (now) is reached: a month's report must close an outage that crosses the
+month end at its real end, not at the time the report is made.
 """
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from agent.core.model import StateInterval
 from agent.reports.fleet.client import Labels, PromClient, Series
 from agent.reports.fleet.timeline import (
     Grid,
-    Observation,
-    backdate_down,
-    merge_points,
-    spans_from_observations,
+    Sample,
+    agent_spans,
+    episodes,
+    merge_agents,
     to_intervals,
 )
 
 STATE = "pantau_service_state"
 AGENT_INFO = "pantau_agent_info"
-OUTAGE = "pantau_service_outage_duration_seconds"
+SINCE = "pantau_service_state_since_timestamp_seconds"
+#: Blocks of raw samples per request (a day at the default step: ~2,900 samples a series).
+RAW_BLOCKS = 24
 #: VictoriaMetrics refuses a subquery of more than 30,000 inner points per request.
 SUBQUERY_POINTS = 25_000
 #: Refined blocks at most this many blocks apart may share one request …
@@ -59,8 +68,8 @@ class ServiceTimeline:
 
     service: str
     intervals: list[StateInterval] = field(default_factory=list)
-    first_seen: float | None = None  # first fine point with a sample (unix seconds)
-    last_seen: float | None = None  # end of the last observed point
+    first_seen: float | None = None  # where the first sample says the timeline begins
+    last_seen: float | None = None  # where the last sample's state ends
     agents: set[Identity] = field(default_factory=set)
     refined_blocks: int = 0
     full_blocks: int = 0
@@ -123,15 +132,51 @@ def _ranges(blocks: Iterable[int], gap: int = 0) -> list[tuple[int, int]]:
     return out
 
 
-class TimelineFetcher:
-    """Reads the timelines of all (or the chosen) services over ``[lo, hi)``."""
+@dataclass
+class _Observed:
+    """What was read of one service: per agent its samples ``t → (state, since)`` and the
+    blocks it made wholly up; the blocks read sample by sample."""
 
-    def __init__(self, client: PromClient, grid: Grid, services: Sequence[str] = ()) -> None:
+    samples: dict[Identity, dict[float, list[str | float | None]]] = field(
+        default_factory=lambda: defaultdict(dict)
+    )
+    whole: dict[Identity, set[int]] = field(default_factory=lambda: defaultdict(set))
+    refined: set[int] = field(default_factory=set)
+
+    def update(self, other: _Observed) -> None:
+        for ident, per in other.samples.items():
+            self.samples[ident].update(per)
+        for ident, ks in other.whole.items():
+            self.whole[ident] |= ks
+        self.refined |= other.refined
+
+
+class TimelineFetcher:
+    """Reads the timelines of all (or the chosen) services over ``[lo, hi)``.
+
+    ``windows_known``: services whose maintenance windows the caller has (its katalog), so
+    their exported ``maintenance`` state is not counted as maintenance a second time.
+    ``holds``: how long a service's last sample before a gap holds, where the caller knows
+    better than two steps — the agent's own ``2 × interval + timeout`` from the katalog, so
+    a stopped agent's last state ends where its own store ends it.
+    """
+
+    def __init__(
+        self,
+        client: PromClient,
+        grid: Grid,
+        services: Sequence[str] = (),
+        *,
+        windows_known: Collection[str] = (),
+        holds: Mapping[str, float] | None = None,
+    ) -> None:
         self.client = client
         self.grid = grid
         self.services = list(services)
+        self.windows_known = set(windows_known)
+        self.holds = dict(holds or {})
         #: wall seconds of the last fetch per phase (aggregates, fresh, points), for figures
-        self.timings: dict[str, float] = {}
+        self.timings: dict[str, float] = defaultdict(float)
 
     def _per_block(self, expr: str, blocks: range) -> list[Series]:
         g = self.grid
@@ -144,12 +189,35 @@ class TimelineFetcher:
     def _index(self, series: Series) -> dict[int, float]:
         return {self.grid.block_of(t): v for t, v in series.values}
 
-    def fetch(self, lo: float, hi: float) -> dict[str, ServiceTimeline]:
-        """Timelines of every service with samples in ``[lo, hi)``."""
+    def fetch(
+        self, lo: float, hi: float, *, close_by: float | None = None
+    ) -> dict[str, ServiceTimeline]:
+        """Timelines of every service with samples in ``[lo, hi)``; an episode open at ``hi``
+        is read on until it closes or ``close_by`` (see the module docstring)."""
+        g = self.grid
+        # A step past ``hi``: a sample just after it may say since when the state at ``hi`` held.
+        blocks = g.blocks(lo, hi + g.step)
+        observed = self._observe(blocks, self.services)
+        out = {svc: self._build(svc, obs) for svc, obs in observed.items()}
+        if close_by is None or not blocks:
+            return out
+        nxt, stretch, last = blocks.stop, 1, g.block_of(close_by - 1e-6)
+        while nxt <= last:
+            still_open = sorted(svc for svc, tl in out.items() if _open_at_end(tl))
+            if not still_open:
+                break
+            more = self._observe(range(nxt, min(last, nxt + stretch - 1) + 1), still_open)
+            for svc, obs in more.items():
+                observed.setdefault(svc, _Observed()).update(obs)
+                out[svc] = self._build(svc, observed[svc])
+            nxt, stretch = nxt + stretch, stretch * 2
+        return out
+
+    def _observe(self, blocks: range, services: Sequence[str]) -> dict[str, _Observed]:
+        """Aggregates for ``blocks``, then raw samples where a block is not wholly up."""
         g = self.grid
         began = time.monotonic()
-        blocks = g.blocks(lo, hi)
-        sel = service_selector(self.services, 'state="up"')
+        sel = service_selector(services, 'state="up"')
         win = f"[{g.block}s]"
         counts: dict[tuple[str, Identity], dict[int, float]] = {}
         for s in self._per_block(f"count_over_time({STATE}{sel}{win})", blocks):
@@ -167,48 +235,80 @@ class TimelineFetcher:
                 f"sum without (version) (count_over_time({AGENT_INFO}{win}))", blocks
             )
         }
-        self.timings["aggregates"] = time.monotonic() - began
+        self.timings["aggregates"] += time.monotonic() - began
+        mark = time.monotonic()
         fresh = self._fresh(scrapes)
-        self.timings["fresh"] = time.monotonic() - began - self.timings["aggregates"]
+        self.timings["fresh"] += time.monotonic() - mark
 
         # service → block → identities that exported it there
         seen: dict[str, dict[int, list[Identity]]] = defaultdict(lambda: defaultdict(list))
-        full: dict[str, set[int]] = defaultdict(set)
         for (svc, ident), per_block in counts.items():
             for k, n in per_block.items():
-                if n > 0:
+                if n > 0 and k in blocks:
                     seen[svc][k].append(ident)
+        whole: dict[str, dict[int, Identity]] = defaultdict(dict)
         for (svc, ident), per_block in counts.items():
             for k, n in per_block.items():
                 if (
                     n > 0
+                    and k in blocks
                     and len(seen[svc][k]) == 1
                     and fresh.get(ident, {}).get(k, 0) >= g.block_steps
                     and scrapes.get(ident, {}).get(k) == n
                     and abs(ups.get((svc, ident), {}).get(k, -1) - n) < 1e-9
                 ):
-                    full[svc].add(k)
-        refine = {svc: set(per) - full[svc] for svc, per in seen.items()}
-        mark = time.monotonic()
-        points, starts = self._refine(refine, hi)
-        self.timings["points"] = time.monotonic() - mark
-
-        out: dict[str, ServiceTimeline] = {}
+                    whole[svc][k] = ident
+        out: dict[str, _Observed] = {}
+        refine: dict[str, set[int]] = {}
         for svc, per in seen.items():
-            tl = ServiceTimeline(svc, agents={i for ids in per.values() for i in ids})
-            obs: list[Observation] = [(g.block_start(k), g.block_steps, "up") for k in full[svc]]
-            mine = refine[svc]
-            obs += [(t, 1, st) for t, st in points.get(svc, {}).items() if g.block_of(t) in mine]
-            if obs:
-                first = min(obs)
-                last = max(obs)
-                tl.first_seen = float(first[0])
-                tl.last_seen = float(last[0] + last[1] * g.step)
-            spans = spans_from_observations(obs, g.step)
-            tl.intervals = to_intervals(svc, backdate_down(spans, starts.get(svc, {}), g.step))
-            tl.full_blocks, tl.refined_blocks = len(full[svc]), len(mine)
-            out[svc] = tl
+            mine = whole[svc]
+            # The first and last whole block of a run are read too: the edge next to them
+            # (a gap, an outage, the range's end) needs its samples' own times.
+            ends = {k for k in mine if k - 1 not in mine or k + 1 not in mine}
+            for k in ends:
+                del mine[k]
+            refine[svc] = set(per) - set(mine)
+            obs = out[svc] = _Observed(refined=refine[svc])
+            for k, ident in mine.items():
+                obs.whole[ident].add(k)
+        mark = time.monotonic()
+        self._read_samples(refine, out)
+        self.timings["points"] += time.monotonic() - mark
         return out
+
+    def _build(self, svc: str, obs: _Observed) -> ServiceTimeline:
+        g = self.grid
+        per_agent = []
+        first, last = math.inf, -math.inf
+        for ident in sorted(set(obs.samples) | set(obs.whole)):
+            samples: list[Sample] = [
+                (t, str(v[0]), None if v[1] is None else float(v[1]))
+                for t, v in sorted(obs.samples.get(ident, {}).items())
+                if v[0] is not None
+            ]
+            whole = [g.whole(k) for k in sorted(obs.whole.get(ident, ()))]
+            hold = max(g.hold, self.holds.get(svc, 0.0))
+            spans = agent_spans(
+                samples, whole, hold, maintenance_spans=svc not in self.windows_known
+            )
+            per_agent.append(spans)
+            for t, _, _ in samples[:1]:
+                first = min(first, t)
+            for t, _, _ in samples[-1:]:
+                last = max(last, t)
+            if spans:
+                first, last = min(first, spans[0][0]), max(last, spans[-1][1])
+        spans = merge_agents([s for s in per_agent if s]) if any(per_agent) else []
+        agents = set(obs.samples) | {i for i, ks in obs.whole.items() if ks}
+        return ServiceTimeline(
+            svc,
+            intervals=to_intervals(svc, spans),
+            first_seen=first if first < math.inf else None,
+            last_seen=last if last > -math.inf else None,
+            agents=agents,
+            full_blocks=sum(len(ks) for ks in obs.whole.values()),
+            refined_blocks=len(obs.refined),
+        )
 
     def _fresh(self, scrapes: dict[Identity, dict[int, float]]) -> dict[Identity, dict[int, float]]:
         """Per agent and block: fine points whose window held a scrape (blocks with scrapes only)."""
@@ -229,31 +329,39 @@ class TimelineFetcher:
                     out[_identity(s.labels)].update(self._index(s))
         return out
 
-    def _refine(
-        self, refine: dict[str, set[int]], hi: float
-    ) -> tuple[dict[str, dict[int, str]], dict[str, dict[int, float]]]:
-        """Fine points and Mayor episode starts of the services' refined blocks."""
+    def _read_samples(self, refine: dict[str, set[int]], out: dict[str, _Observed]) -> None:
+        """Raw samples of state and since in the services' refined blocks, into ``out``."""
         g = self.grid
         by_block: dict[int, set[str]] = defaultdict(set)
         for svc, ks in refine.items():
             for k in ks:
                 by_block[k].add(svc)
-        raw: dict[str, list[tuple[int, str]]] = defaultdict(list)
-        starts: dict[str, dict[int, float]] = defaultdict(dict)
-        last = g.floor(hi)
         for a, b, names in plan_refinement(by_block):
-            start, end = g.block_start(a), min(g.last_point(b), last)
-            if end < start:
-                continue
             sel = service_selector(names)
-            fine = f"last_over_time({STATE}{sel}[{g.step}s]) == 1"
-            for s in self.client.query_range(fine, start, end, g.step):
-                svc, state = s.labels.get("service", ""), s.labels.get("state", "")
-                raw[svc] += [(round(t), state) for t, _ in s.values]
-            o = f"{OUTAGE}{sel}"
-            hint = f"(timestamp({o}) - {o}) and ({o} > 0)"
-            for s in self.client.query_range(hint, start, end, g.step):
-                mine = starts[s.labels.get("service", "")]
-                for t, v in s.values:
-                    mine[round(t)] = min(v, mine.get(round(t), v))
-        return {svc: merge_points(pts) for svc, pts in raw.items()}, starts
+            for c in range(a, b + 1, RAW_BLOCKS):
+                d = min(b, c + RAW_BLOCKS - 1)
+                # (first sample of block c, last sample of block d]: closed or left-open
+                # ranges differ only in a sample of block c − 1, which is the same sample
+                at, rng = g.last_point(d), f"[{(d - c + 1) * g.block}s]"
+                for s in self.client.query(f"{STATE}{sel}{rng}", at):
+                    svc, state = s.labels.get("service", ""), s.labels.get("state", "")
+                    if svc not in out:
+                        continue
+                    mine = out[svc].samples[_identity(s.labels, "service", "state")]
+                    for t, v in s.values:
+                        if v == 1:
+                            mine.setdefault(t, [None, None])[0] = state
+                for s in self.client.query(f"{SINCE}{sel}{rng}", at):
+                    svc = s.labels.get("service", "")
+                    if svc not in out:
+                        continue
+                    mine = out[svc].samples[_identity(s.labels, "service")]
+                    for t, v in s.values:
+                        if not math.isnan(v):
+                            mine.setdefault(t, [None, None])[1] = v
+
+
+def _open_at_end(tl: ServiceTimeline) -> bool:
+    """Whether the service's last gangguan has not ended in what was read."""
+    found = episodes(tl.service, tl.intervals)
+    return bool(found) and found[-1].end is None

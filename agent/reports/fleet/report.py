@@ -7,10 +7,13 @@ same pure engines, so the numbers agree with each agent's own report within the 
 the query grid::
 
     PromClient (fleet.client)      HTTP, auth, chunking, error messages
-     └─ TimelineFetcher (fleet.fetch)   per-block aggregates, point queries where needed
-         └─ fleet.timeline          points → StateInterval, Mayor start, episodes
+     └─ TimelineFetcher (fleet.fetch)   per-block aggregates, raw samples where needed,
+         │                          on past the month end until its episodes close
+         └─ fleet.timeline          samples → StateInterval (edges at the agent's own
+                                    first round of each state), episodes
     fleet.extras                    labels, objectives, host utilisation, backups
-    build_fleet_report              → agent.reports.formulir, agent.engine.rpo, ReportData
+    build_fleet_report              → agent.reports.formulir (the month's gangguan, the
+                                    trend, coverage: as the local report), ReportData
 
 Which services: every service with samples in the month — of all agents, not only those in
 the local configuration — plus the services of the local katalog. For a service in the local
@@ -27,8 +30,9 @@ derived from the state series (down = Mayor, degraded = Minor, priority per Tabe
 Options (environment, next to the command-line options)::
 
     PANTAU_PROM_STEP   resolution of the state series, default 30s; use the scrape interval
-                       of the agents' job (at least half of it). Each episode's length is
-                       exact to about one step.
+                       of the agents' job. Edges the agent stamped (its
+                       pantau_service_state_since_timestamp_seconds) are exact; the start
+                       of a gap (an agent stopped) is within about one step.
     PANTAU_PROM_USERNAME, PANTAU_PROM_PASSWORD_FILE, PANTAU_PROM_BEARER_TOKEN_FILE,
     PANTAU_PROM_CA_FILE    see :mod:`agent.reports.fleet.client`
 """
@@ -50,17 +54,19 @@ from agent.config.katalog import ServiceSettings, all_settings
 from agent.config.models import Config
 from agent.core.durations import parse_duration
 from agent.core.errors import ReportError, ReportRequestError
-from agent.core.model import State
-from agent.core.pedoman import Classification, Group, Impact, priority
+from agent.core.pedoman import Classification, Group, priority
 from agent.core.periods import month_bounds
 from agent.engine.availability import maintenance_windows
+from agent.engine.incidents import episode_impact
 from agent.engine.rpo import max_backup_age, rpo_compliance_pct
 from agent.reports.fleet.client import PromAuth, PromClient, auth_from_env
 from agent.reports.fleet.extras import Latest, backup_times, host_utilisation, latest_by_service
 from agent.reports.fleet.fetch import ServiceTimeline, TimelineFetcher
 from agent.reports.fleet.timeline import Grid, episodes
 from agent.reports.formulir import (
+    gangguan_entry,
     month_availability,
+    month_gangguan,
     next_maintenance,
     no_data,
     report_data,
@@ -141,8 +147,13 @@ def build_fleet_report(
     grid = _grid(step)
     hi = min(end, now)
     began = time.monotonic()
-    timelines = TimelineFetcher(client, grid, services).fetch(
-        trend_start(year, month, zone).timestamp(), hi.timestamp()
+    settings = all_settings(config)
+    # Read past the month's end as far as needed to close its episodes (an outage across
+    # the month end lasts until its real end, not until the report is made).
+    holds = {sid: st.stale_after.total_seconds() for sid, st in settings.items()}
+    fetcher = TimelineFetcher(client, grid, services, windows_known=settings, holds=holds)
+    timelines = fetcher.fetch(
+        trend_start(year, month, zone).timestamp(), hi.timestamp(), close_by=now.timestamp()
     )
     seen = {
         sid
@@ -152,7 +163,6 @@ def build_fleet_report(
         and tl.first_seen < hi.timestamp()
         and tl.last_seen > start.timestamp()
     }
-    settings = all_settings(config)
     unknown = [s for s in services if s not in seen and s not in settings]
     if unknown:
         raise ReportRequestError(
@@ -237,30 +247,29 @@ def _service(
         monitored_since=since,
         target=target,
     )
-    month_eps = [
-        e
-        for e in episodes(
-            sid,
-            intervals,
-            flap_threshold=config.defaults.flap_threshold,
-            flap_window=config.defaults.flap_window,
+    gangguan = [
+        gangguan_entry(
+            ep,
+            id=f"{sid}-{year:04d}{month:02d}-{i:02d}",
+            impact=episode_impact(ep),
+            priority=priority(episode_impact(ep), group, cls),
+            now=now,
+            status="open" if ep.end is None else "resolved",
         )
-        if e.start < end and (e.end is None or e.end > start)
+        for i, ep in enumerate(
+            month_gangguan(
+                episodes(
+                    sid,
+                    intervals,
+                    flap_threshold=config.defaults.flap_threshold,
+                    flap_window=config.defaults.flap_window,
+                ),
+                start,
+                end,
+            ),
+            1,
+        )
     ]
-    gangguan = []
-    for i, ep in enumerate(month_eps, 1):
-        impact = Impact.MAJOR if ep.state is State.DOWN else Impact.MINOR
-        gangguan.append(
-            rm.Gangguan(
-                id=f"{sid}-{year:04d}{month:02d}-{i:02d}",
-                start=ep.start,
-                end=ep.end,
-                duration=max((ep.end or now) - ep.start, timedelta()),
-                impact=impact,
-                priority=priority(impact, group, cls),
-                status="open" if ep.end is None else "resolved",
-            )
-        )
     svc = st.service if st else None
     report = rm.ServiceReport(
         id=sid,

@@ -1,9 +1,13 @@
 """A fake Prometheus query API over raw samples, for the fleet report's unit tests.
 
 It evaluates exactly the expression shapes :mod:`agent.reports.fleet.fetch` and :mod:`agent.reports.fleet.extras`
-send (anything else answers an empty matrix and is recorded), with Prometheus 3 semantics:
-ranges are left-open ``(t − range, t]``, subquery points are multiples of their step. Served
-through ``httpx.MockTransport``, so the real client code (form posts, chunking) runs.
+send (anything else answers an empty matrix and is recorded): ranges are left-open
+``(t − range, t]`` as in Prometheus 3 and VictoriaMetrics, or closed ``[t − range, t]`` as in
+Prometheus 2 (``closed=True``); subquery points are multiples of their step; an instant query
+of a range selector answers the stored samples with their own timestamps. Served through
+``httpx.MockTransport``, so the real client code (form posts, chunking) runs.
+``tests/integration/test_fleet_month_end.py`` asks a real Prometheus and this fake the same
+queries over the same samples and compares the answers.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ class FakeProm:
     queries: list[dict[str, str]] = field(default_factory=list)
     unknown: list[str] = field(default_factory=list)
     max_points: int = 11_000
+    closed: bool = False  # Prometheus 2: a range includes a sample exactly at t − range
     _selected: dict[tuple[str, str], list[tuple[dict[str, str], list[tuple[float, float]]]]] = (
         field(default_factory=dict)
     )
@@ -77,13 +82,28 @@ class FakeProm:
                 out.append(({k: v for k, v in labels.items() if k != "__name__"}, samples))
         return out
 
-    @staticmethod
     def window(
-        samples: list[tuple[float, float]], t: float, rng: float
+        self, samples: list[tuple[float, float]], t: float, rng: float
     ) -> list[tuple[float, float]]:
-        lo = bisect.bisect_right(samples, (t - rng, math.inf))
+        if self.closed:
+            lo = bisect.bisect_left(samples, (t - rng, -math.inf))
+        else:
+            lo = bisect.bisect_right(samples, (t - rng, math.inf))
         hi = bisect.bisect_right(samples, (t, math.inf))
         return samples[lo:hi]
+
+    def raw(self, expr: str, t: float) -> list[dict[str, Any]] | None:
+        """The samples of ``name{…}[range]`` at ``t`` (``None``: not such an expression)."""
+        m = re.fullmatch(r"(\w+)(\{[^}]*\})?\[(\w+)\]", expr)
+        if m is None:
+            return None
+        out = []
+        for labels, samples in self.select(m.group(1), m.group(2) or ""):
+            w = self.window(samples, t, _seconds(m.group(3)))
+            if w:
+                values = [[ts, repr(v)] for ts, v in w]
+                out.append({"metric": {**labels, "__name__": m.group(1)}, "values": values})
+        return out
 
     # -- evaluation ------------------------------------------------------------------------
     def evaluate(self, expr: str, t: float) -> dict[Labels, float]:
@@ -106,7 +126,9 @@ class FakeProm:
                         "max": max(values),
                         "avg": sum(values) / len(values),
                     }[fn]
-                    out[tuple(sorted(labels.items()))] = float(value)
+                    # last_over_time keeps the metric name (it does not change the value)
+                    kept = {**labels, "__name__": name} if fn == "last" else labels
+                    out[tuple(sorted(kept.items()))] = float(value)
             return out
         m = re.fullmatch(
             r"sum without \(version\) \(count_over_time\(pantau_agent_info\[(\w+)\]\)\)", expr
@@ -133,23 +155,6 @@ class FakeProm:
                     if self.window(samples, p, fresh):
                         counts[_without(labels, "version")].add(p)
             return {k: float(len(v)) for k, v in counts.items()}
-        m = re.fullmatch(r"last_over_time\(pantau_service_state(\{[^}]*\})?\[(\w+)\]\) == 1", expr)
-        if m:
-            for labels, samples in self.select("pantau_service_state", m.group(1) or ""):
-                w = self.window(samples, t, _seconds(m.group(2)))
-                if w and w[-1][1] == 1:
-                    out[tuple(sorted(labels.items()))] = 1.0
-            return out
-        m = re.fullmatch(
-            r"\(timestamp\((\w+)(\{[^}]*\})?\) - \w+(?:\{[^}]*\})?\) and \(\w+(?:\{[^}]*\})? > 0\)",
-            expr,
-        )
-        if m:
-            for labels, samples in self.select(m.group(1), m.group(2) or ""):
-                w = self.window(samples, t, 300)  # instant selector: 5-minute lookback
-                if w and w[-1][1] > 0:
-                    out[tuple(sorted(labels.items()))] = w[-1][0] - w[-1][1]
-            return out
         self.unknown.append(expr)
         return out
 
@@ -164,7 +169,10 @@ class FakeProm:
                 return httpx.Response(400, json={"status": "error", "errorType": "bad_data",
                                                  "error": "exceeded maximum resolution of 11,000 points per timeseries"})  # fmt: skip
             matrix: dict[Labels, list[list[Any]]] = defaultdict(list)
+            unknown = len(self.unknown)
             for i in range(n):
+                if len(self.unknown) > unknown:
+                    break  # an expression the fake does not know answers nothing (recorded once)
                 t = start + i * step
                 for key, v in self.evaluate(form["query"], t).items():
                     matrix[key].append([t, repr(v)])
@@ -173,6 +181,11 @@ class FakeProm:
                 200, json={"status": "success", "data": {"resultType": "matrix", "result": result}}
             )
         t = float(form["time"])
+        raw = self.raw(form["query"], t)
+        if raw is not None:
+            return httpx.Response(
+                200, json={"status": "success", "data": {"resultType": "matrix", "result": raw}}
+            )
         vector = [
             {"metric": dict(k), "value": [t, repr(v)]}
             for k, v in self.evaluate(form["query"], t).items()
@@ -199,10 +212,12 @@ def scrape_agent(
     times: list[float],
     *,
     outage_start: Callable[[str, float], float | None] | None = None,
+    since: Callable[[str, float], float | None] | None = None,
 ) -> None:
     """Record what scraping one agent at ``times`` stores: agent info, states, outages.
 
-    ``services[sid](t)`` is the exported state at ``t`` (``None``: not exported then).
+    ``services[sid](t)`` is the exported state at ``t`` (``None``: not exported then);
+    ``since(sid, t)`` the exported first round of the confirmed state (``None``: absent).
     """
     base = {"instance": instance, "job": "pantau"}
     for t in times:
@@ -217,6 +232,14 @@ def scrape_agent(
                     {**base, "service": sid, "state": s},
                     t,
                     float(s == state),
+                )
+            first = since(sid, t) if since else None
+            if first is not None:
+                prom.add(
+                    "pantau_service_state_since_timestamp_seconds",
+                    {**base, "service": sid},
+                    t,
+                    first,
                 )
             began = outage_start(sid, t) if outage_start else None
             value = 0.0 if began is None else t - began

@@ -19,10 +19,10 @@ from agent.core.periods import month_bounds
 from agent.reports.fleet.client import PromAuth, PromClient, auth_from_env, chunk_ranges, load_auth
 from agent.reports.fleet.timeline import (
     Grid,
-    backdate_down,
+    Span,
+    agent_spans,
     episodes,
-    merge_points,
-    spans_from_observations,
+    merge_agents,
     to_intervals,
 )
 from tests.integration.agentproc import free_port
@@ -227,41 +227,87 @@ def test_malformed_answers_are_report_errors() -> None:
 
 # ---------------------------------------------------------------------- samples → spans
 W = 30
+HOLD = 2 * W
 
 
-def test_points_of_one_state_make_one_span_and_the_last_point_holds_two_steps() -> None:
-    obs = [(t, 1, "up") for t in range(0, 300, W)]
-    # points 0 … 270; the last one holds until 270 + 2 × 30 = 330
-    assert spans_from_observations(obs, W) == [(0.0, 330.0, "up")]
+def spans(samples: list[tuple[float, str, float | None]], **kw: Any) -> list[Span]:
+    return agent_spans(samples, kw.pop("whole", []), HOLD, maintenance_spans=kw.pop("m", False))
 
 
-def test_one_missing_point_is_bridged_and_two_leave_one_unknown_step() -> None:
-    one = [(0, 1, "up"), (30, 1, "up"), (90, 1, "up")]  # 60 missing
-    assert spans_from_observations(one, W) == [(0.0, 150.0, "up")]
-    two = [(0, 1, "up"), (30, 1, "up"), (120, 1, "up")]  # 60 and 90 missing
+def test_samples_of_one_state_make_one_span_and_the_last_one_holds_two_steps() -> None:
+    # samples 0 … 270; the last one holds until 270 + 2 × 30 = 330
+    assert spans([(t, "up", None) for t in range(0, 300, W)]) == [(0.0, 330.0, "up")]
+
+
+def test_one_missing_scrape_is_bridged_and_two_leave_unknown_time() -> None:
+    one = [(0, "up", None), (30, "up", None), (90, "up", None)]  # 60 missing
+    assert spans(one) == [(0.0, 150.0, "up")]
+    two = [(0, "up", None), (30, "up", None), (120, "up", None)]  # 60 and 90 missing
     # 30 holds until 30 + 60 = 90; 90 … 120 is unknown
-    assert spans_from_observations(two, W) == [(0.0, 90.0, "up"), (120.0, 180.0, "up")]
+    assert spans(two) == [(0.0, 90.0, "up"), (120.0, 180.0, "up")]
 
 
 def test_exported_unknown_is_no_data() -> None:
-    obs = [(0, 1, "up"), (30, 1, "unknown"), (60, 1, "up")]
-    assert spans_from_observations(obs, W) == [(0.0, 30.0, "up"), (60.0, 120.0, "up")]
+    obs = [(0, "up", None), (30, "unknown", None), (60, "up", None)]
+    assert spans(obs) == [(0.0, 30.0, "up"), (60.0, 120.0, "up")]
 
 
-def test_a_whole_block_and_single_points_join_up() -> None:
-    g = Grid.for_step(W)
-    obs = [(0, g.block_steps, "up"), (3600, 1, "down"), (3630, 1, "up")]
-    assert spans_from_observations(obs, W) == [
-        (0.0, 3600.0, "up"),
-        (3600.0, 3630.0, "down"),
-        (3630.0, 3690.0, "up"),
+def test_without_since_an_edge_lies_at_the_sample_that_showed_it() -> None:
+    # scrapes 7 s after the grid: the down sample at 97 is where the edge goes, not 120
+    obs = [(7, "up", None), (37, "up", None), (67, "up", None), (97, "down", None)]
+    assert spans(obs) == [(7.0, 97.0, "up"), (97.0, 157.0, "down")]
+
+
+@pytest.mark.parametrize("bad", ["down", "degraded"])
+def test_a_bad_start_moves_back_to_the_first_bad_round_the_agent_exported(bad: str) -> None:
+    # failure_threshold 3: first bad round 41, confirmed at 101, first shown at scrape 127
+    obs = [(7, "up", 0.0), (37, "up", 0.0), (67, "up", 0.0), (97, "up", 0.0), (127, bad, 41.0)]
+    assert spans(obs) == [(0.0, 41.0, "up"), (41.0, 187.0, bad)]
+
+
+def test_a_recovery_and_a_switch_move_back_to_their_first_round() -> None:
+    obs = [(0, "down", 0.0), (30, "down", 0.0), (60, "degraded", 31.0), (90, "up", 75.0)]
+    assert spans(obs) == [(0.0, 31.0, "down"), (31.0, 75.0, "degraded"), (75.0, 150.0, "up")]
+
+
+def test_a_prometheus_gap_is_filled_where_the_agent_says_it_kept_watching() -> None:
+    # not scraped 60 … 270, but the agent says "up since 0" at 300: its store has up there
+    obs = [(0, "up", 0.0), (30, "up", 0.0), (300, "up", 0.0)]
+    assert spans(obs) == [(0.0, 360.0, "up")]
+    # after a restart the agent says "up since 290" (its first round): 90 … 290 stays unknown
+    restarted = [(0, "up", 0.0), (30, "up", 0.0), (300, "up", 290.0)]
+    assert spans(restarted) == [(0.0, 90.0, "up"), (290.0, 360.0, "up")]
+
+
+def test_a_since_in_the_future_of_its_sample_is_ignored() -> None:
+    assert spans([(0, "up", None), (30, "down", 45.0)]) == [(0.0, 30.0, "up"), (30.0, 90.0, "down")]
+
+
+def test_maintenance_carries_the_state_on_and_is_a_span_only_without_katalog_windows() -> None:
+    obs = [(0, "down", 0.0), (30, "maintenance", 0.0), (60, "maintenance", 0.0), (90, "up", 80.0)]
+    # katalog windows known: the confirmed state underneath goes on (down until 80)
+    assert spans(obs) == [(0.0, 80.0, "down"), (80.0, 150.0, "up")]
+    # no windows known: the exported maintenance is the only source and wins
+    assert spans(obs, m=True) == [
+        (0.0, 30.0, "down"),
+        (30.0, 90.0, "maintenance"),
+        (90.0, 150.0, "up"),
     ]
+
+
+def test_a_whole_block_joins_the_samples_around_it() -> None:
+    g = Grid.for_step(W)
+    before = [(3600.0 - 2 * W + 5, "up", None)]  # last sample of block 0
+    after = [(7200.0 - W + 5, "up", None), (7200.0 + 5, "down", 7190.0)]
+    got = spans(before + after, whole=[g.whole(1)])
+    assert got == [(3545.0, 7190.0, "up"), (7190.0, 7265.0, "down")]
 
 
 def test_the_grid_has_hour_blocks_aligned_to_the_step() -> None:
     g = Grid.for_step(30)
-    assert (g.block_steps, g.block) == (120, 3600)
+    assert (g.block_steps, g.block, g.hold) == (120, 3600, 60)
     assert g.last_point(2) == 2 * 3600 + 119 * 30
+    assert g.whole(2) == (2 * 3600 - 30, 3 * 3600)
     assert list(g.blocks(3600, 3 * 3600)) == [1, 2]
     odd = Grid.for_step(7)  # 3600 / 7 = 514.3 → 515 steps of 7 s = 3605 s
     assert (odd.block_steps, odd.block) == (515, 3605)
@@ -270,34 +316,13 @@ def test_the_grid_has_hour_blocks_aligned_to_the_step() -> None:
 
 
 def test_agents_disagreeing_at_one_instant_give_the_worst_state() -> None:
-    merged = merge_points(
-        [(0, "up"), (0, "down"), (30, "unknown"), (30, "up"), (60, "down"), (60, "maintenance")]
-    )
-    assert merged == {0: "down", 30: "up", 60: "maintenance"}
-
-
-def test_a_mayor_stretch_after_up_starts_at_the_exported_first_bad_round() -> None:
-    spans = [(0.0, 300.0, "up"), (300.0, 600.0, "down"), (600.0, 900.0, "up")]
-    # the first down point (300) carries sample time − outage = 271.5: the first bad round
-    assert backdate_down(spans, {300: 271.5, 330: 271.5}, W) == [
-        (0.0, 271.5, "up"),
-        (271.5, 600.0, "down"),
-        (600.0, 900.0, "up"),
+    a = [(0.0, 100.0, "up"), (100.0, 200.0, "maintenance")]
+    b = [(50.0, 150.0, "down")]
+    assert merge_agents([a, b]) == [
+        (0.0, 50.0, "up"),
+        (50.0, 100.0, "down"),
+        (100.0, 200.0, "maintenance"),
     ]
-
-
-def test_backdating_never_reaches_past_the_up_stretch_before_it() -> None:
-    spans = [(200.0, 300.0, "up"), (300.0, 600.0, "down")]
-    assert backdate_down(spans, {300: 100.0}, W) == [(200.0, 600.0, "down")]
-
-
-def test_no_backdating_after_degraded_or_a_gap_or_with_a_far_hint() -> None:
-    after_degraded = [(0.0, 300.0, "degraded"), (300.0, 600.0, "down")]
-    assert backdate_down(after_degraded, {300: 250.0}, W) == after_degraded
-    after_gap = [(0.0, 200.0, "up"), (300.0, 600.0, "down")]
-    assert backdate_down(after_gap, {300: 250.0}, W) == after_gap
-    far = [(0.0, 300.0, "up"), (300.0, 600.0, "down")]
-    assert backdate_down(far, {500: 250.0}, W) == far  # 500 > 300 + 3 steps
 
 
 def test_episodes_span_unknown_gaps_and_take_the_worst_impact() -> None:

@@ -11,17 +11,10 @@ import pytest
 from agent.config.loader import parse_config
 from agent.core.errors import ReportError
 from agent.core.pedoman import Impact
-from agent.reports.fleet.client import PromClient
+from agent.reports.fleet.client import Labels, PromClient
 from agent.reports.fleet.fetch import STATE, TimelineFetcher, plan_refinement
 from agent.reports.fleet.report import NO_CAUSES, build_fleet_report, generate_from_prometheus
-from agent.reports.fleet.timeline import (
-    Grid,
-    Observation,
-    backdate_down,
-    merge_points,
-    spans_from_observations,
-    to_intervals,
-)
+from agent.reports.fleet.timeline import Grid
 from tests.reports.fleet.fakeprom import FakeProm, scrape_agent
 
 H, M = 3600, 60
@@ -35,8 +28,12 @@ def scrapes(start: float, end: float, skip: tuple[float, float] | None = None) -
     return [t for t in out if skip is None or not skip[0] <= t < skip[1]]
 
 
+RESTART = T0 + 4 * H + 10 * M + 2  # agent i1 was down 4h00–4h10: its first round after it
+
+
 def web(t: float) -> str:
-    # first bad round at T0+2h+10s; confirmed (exported) from T0+2h+40s; up again at T0+2h+20m
+    # first bad round at T0+2h+10s; confirmed (exported) from T0+2h+40s; first good round at
+    # T0+2h+19m40s, exported from the scrape at T0+2h+20m+7s
     return "down" if T0 + 2 * H + 40 <= t < T0 + 2 * H + 20 * M else "up"
 
 
@@ -50,9 +47,30 @@ def api(t: float) -> str:
     return "maintenance" if T0 + 5 * H <= t < T0 + 5 * H + 30 * M else "up"
 
 
+def i1_since(sid: str, t: float) -> float | None:
+    """What agent i1 exports as the first round of each confirmed state."""
+    if t >= RESTART:
+        return RESTART
+    if sid == "web" and web(t) == "down":
+        return T0 + 2 * H + 10
+    if sid == "web" and t >= T0 + 2 * H + 20 * M:
+        return T0 + 2 * H + 20 * M - 20
+    return T0 + H + 30 * M + 1 if sid == "db" else T0 - H + 1
+
+
+def i2_since(sid: str, t: float) -> float | None:
+    if sid == "api":
+        if T0 + 3 * H <= t < T0 + 3 * H + 5 * M:
+            return T0 + 3 * H - 20
+        return T0 + 3 * H + 5 * M - 20 if t >= T0 + 3 * H + 5 * M else T0 - H + 1
+    if T0 + H <= t < T0 + H + 2 * M:
+        return T0 + H - 10
+    return T0 + H + 2 * M - 10 if t >= T0 + H + 2 * M else T0 + 50 * M + 1
+
+
 @pytest.fixture
 def prom() -> FakeProm:
-    """Two agents for six hours (and an hour before); agent i1 unreachable 4h00–4h10."""
+    """Two agents for six hours (and an hour before); agent i1 stopped 4h00–4h10."""
     p = FakeProm()
     gap = (T0 + 4 * H, T0 + 4 * H + 10 * M)
     scrape_agent(
@@ -65,6 +83,7 @@ def prom() -> FakeProm:
         },
         scrapes(T0 - H, T0 + 6 * H, skip=gap),
         outage_start=web_outage,
+        since=i1_since,
     )
     # i2 also watches "shared" for 20 minutes and sees it down for two of them
     scrape_agent(
@@ -79,72 +98,71 @@ def prom() -> FakeProm:
             ),
         },
         scrapes(T0 - H, T0 + 6 * H),
+        since=i2_since,
     )
     return p
 
 
-def brute_force(p: FakeProm, grid: Grid, lo: float, hi: float) -> dict[str, list[object]]:
-    """Every fine point read one by one: what the per-block shortcut must reproduce."""
-    blocks = grid.blocks(lo, hi)
-    first, last = grid.block_start(blocks.start), min(grid.last_point(blocks.stop - 1), hi)
-    raw: dict[str, list[tuple[int, str]]] = {}
-    starts: dict[str, dict[int, float]] = {}
-    hint = "(timestamp(pantau_service_outage_duration_seconds) - x) and (x > 0)"
-    for t in range(first, int(last) + 1, grid.step):
-        for key in p.evaluate(f"last_over_time({STATE}[{grid.step}s]) == 1", t):
-            labels = dict(key)
-            raw.setdefault(labels["service"], []).append((t, labels["state"]))
-        for key, v in p.evaluate(hint, t).items():
-            starts.setdefault(dict(key)["service"], {})[t] = v
-    out: dict[str, list[object]] = {}
-    for svc, points in raw.items():
-        obs: list[Observation] = [(t, 1, st) for t, st in merge_points(points).items()]
-        spans = backdate_down(spans_from_observations(obs, grid.step), starts.get(svc, {}), S)
-        out[svc] = list(to_intervals(svc, spans))
-    return out
+class SampleBySample(TimelineFetcher):
+    """Never takes a block as wholly up: every block is read sample by sample."""
+
+    def _fresh(self, scrapes: dict[Labels, dict[int, float]]) -> dict[Labels, dict[int, float]]:
+        return {}
 
 
-def test_per_block_shortcuts_give_exactly_the_point_by_point_timeline(prom: FakeProm) -> None:
+def test_per_block_shortcuts_give_exactly_the_sample_by_sample_timeline(prom: FakeProm) -> None:
     grid = Grid.for_step(S)
     lo, hi = T0, T0 + 6 * H
     with PromClient("http://prom.test", transport=prom.transport()) as client:
         got = TimelineFetcher(client, grid).fetch(lo, hi)
         requests = client.requests
+        expected = SampleBySample(client, grid).fetch(lo, hi)
     assert not prom.unknown
-    expected = brute_force(prom, grid, lo, hi)
     assert set(got) == set(expected) == {"web", "db", "api", "shared"}
     for svc, tl in got.items():
-        assert tl.intervals == expected[svc], svc
-    # blocks 0 … 5 are hours; web: outage in 2, agent gap in 4 → 4 whole blocks, 2 refined
-    assert (got["web"].full_blocks, got["web"].refined_blocks) == (4, 2)
-    assert (got["db"].full_blocks, got["db"].refined_blocks) == (3, 2)  # from 1h30; gap at 4h
-    assert (got["api"].full_blocks, got["api"].refined_blocks) == (4, 2)  # degraded 3h, maint 5h
-    # shared: both agents in blocks 0 and 1 → refined and merged (worst state)
-    assert (got["shared"].full_blocks, got["shared"].refined_blocks) == (3, 3)
-    assert requests <= 12  # 3 aggregates + 1 freshness + 2 per refined range
+        assert tl.intervals == expected[svc].intervals, svc
+        assert expected[svc].full_blocks == 0
+    # six hours (and the one after, for the step past the end): only api has a block (hour
+    # 1) with whole, quiet neighbours
+    whole = {svc: (tl.full_blocks, tl.refined_blocks) for svc, tl in got.items()}
+    assert whole == {"web": (0, 7), "shared": (0, 7), "api": (1, 6), "db": (0, 6)}
+    assert requests <= 12  # 3 aggregates + 1 freshness + 2 per sample range
 
 
-def test_the_outage_starts_at_the_first_bad_round_and_ends_at_the_first_good_point(
+def test_whole_blocks_inside_a_quiet_day_are_not_read_sample_by_sample() -> None:
+    p = FakeProm()
+    scrape_agent(p, "i1", {"calm": lambda t: "up"}, scrapes(T0, T0 + 24 * H), since=lambda s, t: T0)
+    with PromClient("http://prom.test", transport=p.transport()) as client:
+        (tl,) = TimelineFetcher(client, Grid.for_step(S)).fetch(T0, T0 + 24 * H).values()
+    # the first hour misses its first point (first scrape T0 + 7 s), so it and the hour after
+    # it (the start of the run) are read, and the last hour with the one after the range (a
+    # step past its end is read: the scrape at 24h − 23 s); the 21 between are painted whole
+    assert (tl.full_blocks, tl.refined_blocks) == (21, 4)
+    # up since T0 (the agent says so) until the last scrape + 60 s
+    assert [(iv.start.timestamp(), iv.end and iv.end.timestamp()) for iv in tl.intervals] == [
+        (T0, T0 + 24 * H - 23 + 2 * S)
+    ]
+
+
+def test_the_outage_starts_at_the_first_bad_round_and_ends_at_the_first_good_round(
     prom: FakeProm,
 ) -> None:
     with PromClient("http://prom.test", transport=prom.transport()) as client:
         tl = TimelineFetcher(client, Grid.for_step(S), ["web"]).fetch(T0, T0 + 6 * H)["web"]
     down = [iv for iv in tl.intervals if iv.state.value == "down"]
     assert len(down) == 1
-    # exported down from the scrape at 2h+67 s (point 2h+90 s), whose outage value says the
-    # episode began at 2h+10 s; the last down scrape is 2h+1177 s, the first up one 2h+1207 s
-    # (point 2h+1230 s): down = 1230 − 10 = 1220 s
+    # the agent exported "down since 2h+10 s" and later "up since 2h+19m40 s": 1,170 s
     assert down[0].start.timestamp() == T0 + 2 * H + 10
     assert down[0].end is not None
-    assert down[0].end.timestamp() == T0 + 2 * H + 1230
-    # i1 unreachable 4h00–4h10: last scrape 3h59m37 s read at point 4h, which holds 2 steps
-    # (to 4h+60 s); the next scrape 4h10m07 s is read at point 4h10m30 s → 570 s unknown
+    assert down[0].end.timestamp() == T0 + 2 * H + 1180
+    # i1 stopped 4h00–4h10: its last scrape 3h59m37 s holds 60 s, until 4h00m37 s; after the
+    # restart it says "up since 4h10m02 s" (its first round): 565 s unknown
     gaps = [
         (a.end.timestamp(), b.start.timestamp())
         for a, b in zip(tl.intervals, tl.intervals[1:], strict=False)
         if a.end is not None and a.end < b.start
     ]
-    assert gaps == [(T0 + 4 * H + 60, T0 + 4 * H + 10 * M + 30)]
+    assert gaps == [(T0 + 4 * H - 23 + 2 * S, RESTART)]
 
 
 def test_refinement_requests_join_neighbours_but_never_read_everything() -> None:
@@ -212,8 +230,8 @@ def test_fleet_report_takes_foreign_services_from_labels_and_derives_gangguan(
     assert web.drp.rto == timedelta(hours=4)
     (g,) = web.gangguan
     assert (g.impact, g.priority, g.cause, g.status) == (Impact.MAJOR, 1, "", "resolved")
-    assert g.duration == timedelta(seconds=1220)
-    assert web.availability.down == timedelta(seconds=1220)
+    assert g.duration == timedelta(seconds=1170)  # first bad round → first good round
+    assert web.availability.down == timedelta(seconds=1170)
     assert web.availability.met is False
     assert web.causes[-1] == NO_CAUSES
     (minor,) = by_id["api"].gangguan
@@ -286,3 +304,45 @@ def test_a_store_answering_errors_surfaces_its_message() -> None:
         pytest.raises(ReportError, match="execution: too many samples"),
     ):
         build_fleet_report(client, parse_config(KATALOG), 2026, 10, NOW)
+
+
+MONTH_END = int(datetime(2026, 10, 31, 17, tzinfo=UTC).timestamp())  # 1 Nov 00:00 WIB
+
+
+def test_an_outage_across_the_month_end_is_closed_at_its_real_end() -> None:
+    # FAULTS 41: down from 23:40 WIB (first bad round) to 00:25 WIB (first good round): 45 min
+    began, ended = MONTH_END - 20 * M, MONTH_END + 25 * M
+    p = FakeProm()
+
+    def state(t: float) -> str:
+        return "down" if began + S <= t < ended else "up"  # shown from the confirming round
+
+    def since(sid: str, t: float) -> float:
+        if t >= ended:
+            return float(ended)
+        return float(began) if t >= began + S else float(MONTH_END - 6 * H)
+
+    scrape_agent(
+        p, "i1", {"web": state}, scrapes(MONTH_END - 6 * H, MONTH_END + 3 * H), since=since
+    )
+    for t in scrapes(MONTH_END - 6 * H, MONTH_END + 3 * H):
+        p.add(
+            "pantau_service_rto_seconds",
+            {"instance": "i1", "job": "pantau", "service": "web"},
+            t,
+            H,
+        )
+    config = parse_config("agent: {name: central}\n")
+    later = datetime.fromtimestamp(MONTH_END + 10 * 24 * H, tz=UTC)  # the report is made later
+    with PromClient("http://prom.test", transport=p.transport()) as client:
+        october = build_fleet_report(client, config, 2026, 10, later, step=timedelta(seconds=S))
+        november = build_fleet_report(client, config, 2026, 11, later, step=timedelta(seconds=S))
+    (oct_web,), (nov_web,) = october.services, november.services
+    for web in (oct_web, nov_web):
+        (g,) = web.gangguan
+        assert g.end == datetime.fromtimestamp(ended, tz=UTC)  # not "open until now"
+        assert g.duration == timedelta(minutes=45)  # not 10 days and 25 minutes
+        assert web.over_rto == 0  # 45 min < RTO 1 h: no false breach
+        assert web.longest_recovery == timedelta(minutes=45)
+    assert oct_web.availability.down == timedelta(minutes=20)  # each month counts its part
+    assert nov_web.availability.down == timedelta(minutes=25)
