@@ -104,25 +104,28 @@ def probe(config_path: Path, services: tuple[str, ...]) -> int:
 
 @main.command()
 @config_option
-@click.option("--json", "as_json", is_flag=True, help="Print JSON (as /api/v1/status).")
-def status(config_path: Path, as_json: bool) -> None:
-    """Current state, month-to-date availability and open gangguan, from the store."""
-    import json
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print JSON (as /api/v1/status), times in UTC."
+)
+@click.option(
+    "--watch",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Redraw the table every N seconds until Ctrl-C.",
+)
+def status(config_path: Path, as_json: bool, watch: int | None) -> int:
+    """State, month-to-date availability, backups vs RPO, drills vs RTO, open gangguan, hosts.
 
-    from agent.cli.store import open_store
-    from agent.core.clock import SystemClock
-    from agent.reports.status import status_document
+    Exit 1 when any service is down or any RPO is breached, else 0.
+    """
+    from agent.cli.status import show_status, watch_status
 
+    if watch is not None and as_json:
+        raise UsageError("--watch redraws the table; for JSON every N seconds poll /api/v1/status")
     config = load_config(config_path)
-    with open_store(config, read_only=True) as store:
-        doc = status_document(store, config, SystemClock().now())
-    if as_json:
-        click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
-        return
-    from agent.cli.probe import status_table
-
-    for line in status_table(doc):
-        click.echo(line)
+    if watch is not None:
+        return watch_status(config, watch)
+    return show_status(config, as_json)
 
 
 @main.command()

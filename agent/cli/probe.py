@@ -1,10 +1,9 @@
-"""Text tables for ``pantau probe`` and ``pantau status``."""
+"""``pantau probe``, and the plain text table other commands share."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from typing import Any
 
 from agent.config.katalog import all_settings
 from agent.config.models import Config
@@ -46,28 +45,3 @@ async def probe_table(config: Config, services: list[str]) -> tuple[list[str], b
                 )
             )
     return table(rows), any_down
-
-
-def _fmt(value: Any, suffix: str = "") -> str:
-    return "–" if value is None else f"{value}{suffix}"
-
-
-def status_table(doc: dict[str, Any]) -> list[str]:
-    """``pantau status`` as a table."""
-    rows = [("SERVICE", "STATE", "SINCE", "AVAIL MTD", "TARGET", "DOWN MIN", "COVERAGE", "OPEN")]
-    for s in doc["services"]:
-        m = s["month_to_date"]
-        rows.append(
-            (
-                s["id"],
-                s["state"],
-                (s["since"] or "–")[:19].replace("T", " "),
-                _fmt(m["availability_pct"], "%"),
-                _fmt(m["target_pct"], "%"),
-                f"{m['down_minutes']:.2f}",
-                _fmt(m["coverage_pct"], "%"),
-                ",".join(i["id"] for i in s["open_incidents"]) or "–",
-            )
-        )
-    head = f"agent {doc['agent']} — {doc['generated_at'][:19]} UTC — periode {doc['services'][0]['month_to_date']['period'] if doc['services'] else ''}"
-    return [head, "", *table(rows)]

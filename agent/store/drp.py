@@ -88,12 +88,15 @@ class DrpTable:
         rows = self._db.query(sql + " ORDER BY finished_at, source", [service, *params])
         return [_backup(r) for r in rows]
 
-    def last_backup(self, service: str, before: datetime | None = None) -> BackupRecord | None:
-        """The newest successful backup of ``service`` across sources (finished before
-        ``before`` if given: the backup age at a past moment)."""
+    def last_backup(
+        self, service: str, before: datetime | None = None, source: str | None = None
+    ) -> BackupRecord | None:
+        """The newest successful backup of ``service`` across sources, or of one ``source``
+        (finished before ``before`` if given: the backup age at a past moment)."""
         sql, params = where(
             f"SELECT {_BACKUP_COLS} FROM backups WHERE service = ? AND status = ?",
             ("finished_at < ?", opt_ms(before)),
+            ("source = ?", source),
         )
         row = self._db.one(
             sql + " ORDER BY finished_at DESC LIMIT 1", [service, BACKUP_OK, *params]

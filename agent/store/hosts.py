@@ -20,7 +20,15 @@ from datetime import datetime, timedelta
 
 from agent.core.stats import nearest_rank
 from agent.store.base import Connection, where
-from agent.store.records import FsPoint, FsUsage, HostBucket, HostSummary, from_ms, to_ms
+from agent.store.records import (
+    FsPoint,
+    FsUsage,
+    HostBucket,
+    HostReading,
+    HostSummary,
+    from_ms,
+    to_ms,
+)
 
 BUCKET = timedelta(minutes=5)
 BUCKET_MS = 300_000
@@ -118,6 +126,26 @@ class HostTable:
             buckets=len(rows),
             samples=samples,
         )
+
+    def latest(self, host: str, window: timedelta = timedelta(hours=1)) -> list[HostReading]:
+        """The newest sample of each key of ``host``, by key.
+
+        Only keys sampled within ``window`` of the host's newest bucket count: a filesystem or
+        interface no longer sampled must not show a months-old figure as if it were current.
+        Both reads walk the primary key from its end, so the cost does not grow with history.
+        """
+        newest = self._db.one("SELECT max(bucket) FROM host_samples WHERE host = ?", (host,))
+        if newest is None or newest[0] is None:
+            return []
+        rows = self._db.query(
+            """SELECT key, last, last_at FROM host_samples
+               WHERE host = ? AND bucket >= ? ORDER BY key, last_at""",
+            (host, newest[0] - int(window.total_seconds() * 1000)),
+        )
+        latest: dict[str, HostReading] = {}
+        for key, value, at in rows:  # ordered by time: the last one of a key wins
+            latest[key] = HostReading(key, value, from_ms(at))
+        return list(latest.values())
 
     def keys(self, host: str) -> list[str]:
         """Metric keys ever recorded for ``host`` (within the kept history)."""

@@ -142,6 +142,15 @@ class HostSummary:
 
 
 @dataclass(frozen=True)
+class HostReading:
+    """The newest sample of one host metric: what ``/metrics`` showed when it was taken."""
+
+    key: str
+    value: float
+    at: datetime
+
+
+@dataclass(frozen=True)
 class FsUsage:
     """Used and total bytes of one filesystem at one moment."""
 

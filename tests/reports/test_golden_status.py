@@ -3,7 +3,8 @@
 ``pantau status`` takes "now" from :class:`agent.core.clock.SystemClock`; the subprocess runs with
 its wall clock frozen at 2024-10-01 01:00:00 UTC (08:00 WIB), seven hours after the history's
 last round (1 Oct 00:59 WIB): every service is ``unknown`` since that round + ``stale_after``,
-and October's month-to-date has one observed hour of eight. The JSON is compared as parsed
+and October's month-to-date has one observed hour of eight. sipd's newest good backup (30 Sep
+02:00 WIB) is 30 h old, past its 24 h RPO, so the command exits 1. The JSON is compared as parsed
 objects (key order is free), the table byte for byte. Rewrite the golden files with
 ``PANTAU_UPDATE_GOLDEN=1`` (see :mod:`tests.golden`).
 """
@@ -30,7 +31,9 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> History:
 
 def status(history: History, *args: str) -> str:
     proc = pantau_at(NOW, "status", "-c", str(history.config_path), *args)
-    assert proc.returncode == 0, proc.stderr
+    # sipd's newest good backup is 30 Sep 02:00 WIB: 30 h old at 08:00 WIB > RPO 24 h → exit 1
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr == ""
     return proc.stdout
 
 

@@ -207,6 +207,24 @@ def test_backups_dedupe_and_newest_success_across_sources(store: Store) -> None:
     assert before is not None
     assert before.source == "files"
     assert store.drp.last_backup("zzz") is None
+    one = store.drp.last_backup("a", source="files")  # one source: `pantau status` per source
+    assert one is not None
+    assert one.finished_at == at(0)
+    assert store.drp.last_backup("a", source="push") is None  # its only backup failed
+
+
+def test_latest_host_readings_are_the_newest_sample_of_each_recent_key(store: Store) -> None:
+    assert store.hosts.latest("h") == []
+    store.hosts.add_sample("h", at(0), {"cpu": 0.1, "fs:/old": 0.9})
+    store.hosts.add_sample("h", at(100), {"cpu": 0.2, "fs:/": 0.5, "rx:eth0": 3.0})
+    store.hosts.add_sample("h", at(101), {"cpu": 0.3})
+    store.hosts.add_sample("h", at(100.5), {"cpu": 0.25})  # late: not the newest
+    store.hosts.add_sample("other", at(200), {"cpu": 0.99})
+    got = {r.key: (r.value, r.at) for r in store.hosts.latest("h")}
+    # /old was last sampled 100 minutes before the newest bucket: older than the 1 h window
+    assert got == {"cpu": (0.3, at(101)), "fs:/": (0.5, at(100)), "rx:eth0": (3.0, at(100))}
+    wide = store.hosts.latest("h", window=timedelta(hours=2))
+    assert {r.key for r in wide} == {"cpu", "fs:/", "fs:/old", "rx:eth0"}
 
 
 def test_backup_state_round_trip(store: Store) -> None:
