@@ -9,6 +9,7 @@ image is wrong even if the Dockerfile's steps replay fine elsewhere.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import stat
 import subprocess
@@ -211,6 +212,18 @@ def test_image_command_serves_healthz_and_metrics_and_stops_on_sigterm(
     code, output = _finish(container, timeout=30)
     assert code == 0, output
     assert "Traceback" not in output, output
+
+
+def test_documented_image_size_is_current(config: ImageConfig) -> None:
+    text = (REPO / "docs" / "deploy.md").read_text(encoding="utf-8")
+    match = re.search(r"\*\*Image size\*\*[^*]*\*\*(\d+) MB\*\*", text)
+    assert match, "docs/deploy.md lost its '**Image size** ... **N MB**' line"
+    documented = int(match.group(1)) * 1_000_000  # podman's MB
+    measured = config.size
+    # 20 %: dependency releases move it a little; a new heavy dependency should be noticed.
+    assert abs(measured - documented) <= documented // 5, (
+        f"the image is {measured / 1e6:.0f} MB, docs/deploy.md says {match.group(1)} MB: update it"
+    )
 
 
 @pytest.mark.integration
