@@ -27,9 +27,10 @@ COPY drp/ drp/
 
 # Build the same wheel `pip wheel . --no-deps` builds outside Docker (tests/deploy checks that
 # wheel installs and runs), then install it with its dependencies into a self-contained venv.
-# Every dependency ships manylinux wheels, so no compiler is needed.
-RUN pip wheel . --no-deps --wheel-dir /wheels \
-    && python -m venv /opt/pantau/venv \
+# Every dependency ships manylinux wheels, so no compiler is needed. Only `python3` and the
+# venv's own pip are used: a Debian base (python3 + python3-venv) has no `python` or `pip`.
+RUN python3 -m venv /opt/pantau/venv \
+    && /opt/pantau/venv/bin/pip wheel . --no-deps --wheel-dir /wheels \
     && /opt/pantau/venv/bin/pip install --no-cache-dir /wheels/pantau-*.whl \
     && /opt/pantau/venv/bin/pantau --help >/dev/null
 

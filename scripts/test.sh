@@ -7,9 +7,14 @@ cd "$(dirname "$0")/.."
 # Real binaries the integration tests drive (with CI=true a missing one fails the run).
 DEB_PACKAGES=(python3 python3-venv python3-pip prometheus restic borgbackup poppler-utils faketime
   nginx-light prometheus-node-exporter prometheus-blackbox-exporter victoria-metrics systemd
-  shellcheck iproute2 sqlite3 ca-certificates)
+  shellcheck iproute2 sqlite3 ca-certificates
+  podman debootstrap docker-compose)
 BINARIES=(prometheus promtool restic borg pdftotext pdftoppm pdffonts faketime nginx
-  prometheus-node-exporter prometheus-blackbox-exporter victoria-metrics systemd-analyze shellcheck)
+  prometheus-node-exporter prometheus-blackbox-exporter victoria-metrics systemd-analyze shellcheck
+  podman debootstrap docker-compose)
+# podman + debootstrap: tests/deploy/test_image_build.py builds the Dockerfile for real
+# (scripts/build-image.sh; its Debian base is cached in /var/cache/pantau-ci). docker-compose
+# (Debian's 1.29, no engine needed) validates docker-compose.yml.
 
 missing=0
 for bin in "${BINARIES[@]}"; do

@@ -7,8 +7,10 @@ to ``<tmp>/<target>``; the real binaries (promtool) then check that tree.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -229,3 +231,40 @@ def test_grafana_datasource_points_at_the_prometheus_service(tmp_path: Path) -> 
     # Grafana's minimum step is the scrape interval of the pantau job.
     prometheus = yaml.safe_load((REPO / "deploy/prometheus.yml").read_text(encoding="utf-8"))
     assert source["jsonData"]["timeInterval"] == prometheus["global"]["scrape_interval"]
+
+
+def _docker_compose_config(path: Path) -> subprocess.CompletedProcess[str]:
+    """``docker-compose config`` (Debian's 1.29, or v2) on ``path``; needs no Docker engine."""
+    tool = require_binary("docker-compose")
+    env = {
+        k: v for k, v in os.environ.items() if k not in {"GRAFANA_ADMIN_PASSWORD", "PANTAU_CONFIG"}
+    }
+    return run(
+        [tool, "--file", str(path), "--project-directory", str(REPO), "config"],
+        env=env,
+        timeout=120,
+    )
+
+
+@pytest.mark.integration
+def test_docker_compose_accepts_the_file_and_resolves_it() -> None:
+    result = _docker_compose_config(COMPOSE)
+    assert result.returncode == 0, result.stdout + result.stderr
+    resolved = yaml.safe_load(result.stdout)
+    assert set(resolved["services"]) == {"pantau", "prometheus", "grafana"}
+    # Fixed volume names: the data survives a checkout in a differently named folder.
+    names = {key: volume["name"] for key, volume in resolved["volumes"].items()}
+    assert names == {key: f"pantau_{key}" for key in names}
+    assert resolved["services"]["pantau"]["build"]["context"] == str(REPO)
+    assert resolved["services"]["grafana"]["environment"]["GF_SECURITY_ADMIN_PASSWORD"] == "admin"
+
+
+@pytest.mark.integration
+def test_docker_compose_rejects_a_misspelt_key(tmp_path: Path) -> None:
+    # The check above is a real schema check, not just a YAML parse.
+    broken = tmp_path / "docker-compose.yml"
+    text = COMPOSE.read_text(encoding="utf-8").replace("\nservices:\n", "\nservicez:\n")
+    broken.write_text(text, encoding="utf-8")
+    result = _docker_compose_config(broken)
+    assert result.returncode != 0
+    assert "servicez" in result.stdout + result.stderr

@@ -49,8 +49,9 @@ def test_two_stages_on_the_same_tagged_slim_python() -> None:
 def test_builder_builds_the_wheel_and_a_venv_the_runtime_copies() -> None:
     builder, runtime = stages()
     script = " ".join(i.args for i in builder.all("RUN"))
-    assert "pip wheel . --no-deps" in script
-    assert "python -m venv /opt/pantau/venv" in script
+    # python3, not python: a Debian base (CI builds on one) has no `python` or global `pip`.
+    assert "python3 -m venv /opt/pantau/venv" in script
+    assert "/opt/pantau/venv/bin/pip wheel . --no-deps" in script
     copies = [copy_sources(i) for i in runtime.all("COPY")]
     assert ({"from": "builder"}, ["/opt/pantau/venv"], "/opt/pantau/venv") in copies
     assert runtime.env()["PATH"].startswith("/opt/pantau/venv/bin:")
