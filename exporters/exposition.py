@@ -140,6 +140,9 @@ FAMILIES: tuple[Family, ...] = (
        "agent"),
     _f("pantau_clock_jumps_total", "counter", "",
        "Wall-clock jumps detected (wall and monotonic clocks disagreed).", "agent"),
+    _f("pantau_http_refused_total", "counter", "reason",
+       "Connections the endpoint closed or requests it refused to protect itself, by reason.",
+       "agent"),
 )  # fmt: skip
 FAMILY_BY_NAME = {f.name: f for f in FAMILIES}
 

@@ -45,6 +45,7 @@ from exporters.exposition import (
 __all__ = [
     "CONTENT_TYPE_OPENMETRICS",
     "CONTENT_TYPE_TEXT",
+    "HTTP_REFUSED_REASONS",
     "MetricsCache",
     "ServiceFields",
     "negotiate",
@@ -73,6 +74,19 @@ class ServiceFields(TypedDict, total=False):
     last_drill_timestamp_seconds: float | None
     drill_overdue: bool | None
 
+
+#: Why the endpoint closed a connection or refused a request (``pantau_http_refused_total``).
+HTTP_REFUSED_REASONS = (
+    "header_timeout",  # the request head did not arrive in agent.http.header_timeout
+    "idle_timeout",  # a kept-alive connection stayed idle for agent.http.idle_timeout
+    "request_timeout",  # body and handling took longer than agent.http.request_timeout
+    "write_stall",  # the client stopped reading its response for agent.http.request_timeout
+    "evicted",  # at the connection cap, the oldest idle connection made room for a new one
+    "over_capacity",  # at the cap with every connection busy: the new one was closed
+    "accept_error",  # accept() failed (out of file descriptors)
+    "auth_throttled",  # a client out of failed basic-auth attempts got 429
+    "auth_busy",  # too many bcrypt checks waiting: 429
+)
 
 # Service-scope families whose one sample comes straight from a ServiceFields key.
 _SIMPLE_SERVICE_FIELDS: tuple[tuple[str, str], ...] = (
@@ -356,6 +370,10 @@ class MetricsCache:
                             "pantau_storage_corruptions_total",
                             "pantau_clock_jumps_total"):  # fmt: skip
                 self._add(counter, (), "", 0)
+            for reason in HTTP_REFUSED_REASONS:  # known label values start at 0
+                self._add(
+                    "pantau_http_refused_total", (reason,), label_pairs(("reason", reason)), 0
+                )
 
     def inc_storage_errors(self, amount: int = 1) -> None:
         """Count failed store reads/writes (FAULTS 11, 13)."""
@@ -376,6 +394,14 @@ class MetricsCache:
         """Count detected wall-clock jumps (FAULTS 20, 21)."""
         with self._lock:
             self._add("pantau_clock_jumps_total", (), "", amount)
+
+    def inc_http_refused(self, reason: str, amount: int = 1) -> None:
+        """Count connections closed / requests refused by the endpoint's defences (FAULTS 32,
+        33); ``reason`` is one of :data:`HTTP_REFUSED_REASONS`."""
+        with self._lock:
+            self._add(
+                "pantau_http_refused_total", (reason,), label_pairs(("reason", reason)), amount
+            )
 
     def _add(self, family: str, key: Key, labels: str, amount: float) -> None:
         total = self._counters.get((family, key), 0) + amount

@@ -5,11 +5,9 @@ Two paths:
 * ``resolver: ip:port`` set — ask that server with dnspython's async resolver over UDP, one
   query per record type with the whole timeout as its lifetime and no retries (blackbox does
   the same): NXDOMAIN and SERVFAIL answer at once, silence ends in ``dns_timeout``.
-* no resolver — the system resolver (``getaddrinfo``: /etc/hosts, nsswitch, resolv.conf),
-  run in a small dedicated thread pool. ``loop.getaddrinfo`` would use the loop's shared
-  default executor, and a blackholed resolver parks a thread there per call until every
-  worker is stuck; here at most :data:`RESOLVER_THREADS` threads can ever be stuck and a call
-  still queued when its deadline passes is cancelled, so the queue never grows.
+* no resolver — the system resolver (``getaddrinfo``: /etc/hosts, nsswitch, resolv.conf)
+  through the process's one bounded lookup pool (:mod:`probes.resolve`), which a blackholed
+  resolver cannot use up and which answers /etc/hosts names without waiting for DNS.
 
 ``record_type: ANY`` means "A or AAAA" (not the DNS ANY query type, which servers may refuse,
 RFC 8482). ``expect_addresses``: every address the name resolves to must be one of them, so a
@@ -21,10 +19,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
-from typing import Any
 
 import dns.asyncresolver
 import dns.exception
@@ -38,40 +33,12 @@ from agent.core.clock import Clock
 from agent.core.model import Outcome
 from probes.base import ProbeResult, ProbeSettings
 from probes.reasons import reason_for
+from probes.resolve import GetAddrInfo, resolve_system
 
-__all__ = ["RESOLVER_THREADS", "DnsProbe", "resolve_system"]
+__all__ = ["DnsProbe"]
 
-#: Threads for system-resolver lookups, shared by every DNS and TCP probe of the process.
-RESOLVER_THREADS = 4
-_POOL = ThreadPoolExecutor(max_workers=RESOLVER_THREADS, thread_name_prefix="pantau-dns")
-
-GetAddrInfo = Callable[..., Sequence[tuple[Any, ...]]]
 _FAMILY = {"A": socket.AF_INET, "AAAA": socket.AF_INET6, "ANY": socket.AF_UNSPEC}
 _RDTYPES = {"A": ("A",), "AAAA": ("AAAA",), "ANY": ("A", "AAAA")}
-
-
-async def resolve_system(
-    host: str,
-    port: int | None,
-    family: int,
-    within: float,
-    getaddrinfo: GetAddrInfo = socket.getaddrinfo,
-) -> list[str]:
-    """Addresses of ``host`` from the system resolver, on the bounded pool, within a deadline.
-
-    Raises ``socket.gaierror`` as getaddrinfo does, and ``TimeoutError`` after ``within``
-    seconds (the worker may stay stuck in libc, but the caller does not wait for it).
-    """
-    loop = asyncio.get_running_loop()
-    call = loop.run_in_executor(_POOL, lambda: getaddrinfo(host, port, family, socket.SOCK_STREAM))
-    async with asyncio.timeout(within):
-        infos = await call
-    addresses: list[str] = []
-    for info in infos:
-        address = str(info[4][0])
-        if address not in addresses:
-            addresses.append(address)
-    return addresses
 
 
 class DnsProbe:
@@ -85,7 +52,7 @@ class DnsProbe:
         *,
         timeout: float,
         clock: Clock,
-        getaddrinfo: GetAddrInfo = socket.getaddrinfo,
+        getaddrinfo: GetAddrInfo | None = None,
     ) -> None:
         self._check = check
         self._timeout = timeout
@@ -106,7 +73,7 @@ class DnsProbe:
 
     @classmethod
     def from_check(cls, check: DnsCheck, settings: ProbeSettings) -> DnsProbe:
-        """The probe for ``check``, on the system's ``getaddrinfo``."""
+        """The probe for ``check``, on the system resolver (through :mod:`probes.resolve`)."""
         return cls(check, timeout=settings.timeout, clock=settings.clock)
 
     async def run(self) -> ProbeResult:
@@ -120,7 +87,6 @@ class DnsProbe:
                 else:
                     addresses = await resolve_system(
                         self._check.query,
-                        None,
                         _FAMILY[self._check.record_type],
                         self._timeout,
                         self._getaddrinfo,

@@ -4,7 +4,8 @@ One overall deadline (``asyncio.timeout``) covers connect, TLS, headers, redirec
 httpx's own timeouts are per read, so a server trickling a byte every 0.3 s would never trip
 them. Every run opens a fresh connection (keep-alive off: a probe must see what a new visitor
 sees) through one ``AsyncClient`` per probe and one ``SSLContext`` per (tls_verify, ca_file),
-because building either costs more CPU than a whole loopback probe.
+because building either costs more CPU than a whole loopback probe. Host names are resolved by
+the one bounded lookup pool (:mod:`probes.http_transport`), never on the loop's default executor.
 
 Judging, in order: the status against ``expect_status`` (default any 2xx), then the body
 against ``expect_body`` / ``expect_body_regex``. The body is only read when a body rule exists,
@@ -44,8 +45,9 @@ from agent.core.errors import ConfigError, ConfigProblem
 from agent.core.model import Outcome
 from agent.core.scrub import clip_scrubbed, mask, scrub_url
 from probes.base import ProbeResult, ProbeSettings
-from probes.dns import resolve_system
+from probes.http_transport import ResolvingBackend, resolving_transport
 from probes.reasons import reason_for
+from probes.resolve import resolve_system
 
 __all__ = ["HttpProbe", "ssl_context"]
 
@@ -190,8 +192,13 @@ class HttpProbe:
                 check.name or "http",
                 self._shown_url,
             )
+        context = ssl_context(check.tls_verify, check.ca_file)
+        self._backend: ResolvingBackend | None = None
+        if transport is None:
+            self._backend = ResolvingBackend()
+            transport = resolving_transport(context, self._backend)
         self._client = httpx.AsyncClient(
-            verify=ssl_context(check.tls_verify, check.ca_file),
+            verify=context,
             limits=httpx.Limits(max_keepalive_connections=0),
             timeout=httpx.Timeout(timeout),
             follow_redirects=False,
@@ -211,11 +218,18 @@ class HttpProbe:
         started_at = self._clock.now()
         start = self._clock.monotonic()
         attempt = _Attempt(url=self._url)
+        if self._backend is not None:
+            self._backend.unanswered = None
         try:
             async with asyncio.timeout(self._timeout):
                 reason, detail = await self._exchange(attempt)
         except _TooManyRedirects:
             reason, detail = "too_many_redirects", f"more than {self._check.max_redirects}"
+        except TimeoutError as exc:
+            reason, detail = "timeout", self._describe(exc)
+            if self._backend is not None and self._backend.unanswered is not None:
+                host = self._backend.unanswered
+                reason, detail = "dns_timeout", f"no answer from the name resolver for {host}"
         except Exception as exc:  # a down target is data: map every failure to a reason
             reason, detail = reason_for(exc), self._describe(exc)
             remaining = self._timeout - (self._clock.monotonic() - start)
@@ -379,7 +393,7 @@ class HttpProbe:
             async with asyncio.timeout(within):
                 address = host
                 if not is_ip(host):
-                    address = (await resolve_system(host, port, socket.AF_UNSPEC, within))[0]
+                    address = (await resolve_system(host, socket.AF_UNSPEC, within))[0]
                 _, writer = await asyncio.open_connection(
                     address, port, ssl=ssl_context(False, None), server_hostname=host
                 )

@@ -1,8 +1,9 @@
 """TCP probe: a connection to ``host:port`` is accepted within the timeout.
 
 A closed port answers with RST and fails ``connection_refused`` at once; a filtered port
-(SYN dropped) fails ``timeout`` at the deadline. Host names are resolved on the bounded
-resolver pool of :mod:`probes.dns`, not on the loop's shared default executor.
+(SYN dropped) fails ``timeout`` at the deadline. Host names are resolved by
+:mod:`probes.resolve` (IPs never, /etc/hosts names at once, others on the one bounded pool); a
+lookup still unanswered at the deadline fails ``dns_timeout``.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from agent.core.addresses import is_ip, split_host_port
 from agent.core.clock import Clock
 from agent.core.model import Outcome
 from probes.base import ProbeResult, ProbeSettings
-from probes.dns import resolve_system
 from probes.reasons import reason_for
+from probes.resolve import resolve_system
 
 __all__ = ["TcpProbe"]
 
@@ -33,6 +34,7 @@ class TcpProbe:
         self._host, self._port = split_host_port(check.address)
         self._timeout = timeout
         self._clock = clock
+        self._resolving = False  # still waiting for the name lookup when the deadline passed
 
     @classmethod
     def from_check(cls, check: TcpCheck, settings: ProbeSettings) -> TcpProbe:
@@ -43,10 +45,14 @@ class TcpProbe:
         """Connect once; never raises."""
         started_at = self._clock.now()
         start = self._clock.monotonic()
+        self._resolving = False
         try:
             async with asyncio.timeout(self._timeout):
                 await self._connect()
         except Exception as exc:  # a down target is data: map every failure to a reason
+            if self._resolving and isinstance(exc, TimeoutError):
+                detail = f"no answer from the name resolver for {self._host} in time"
+                return self._down(started_at, start, "dns_timeout", detail)
             return self._down(started_at, start, reason_for(exc), _describe(exc))
         latency = self._clock.monotonic() - start
         outcome, reason = Outcome.UP, ""
@@ -59,9 +65,9 @@ class TcpProbe:
         if is_ip(self._host):
             addresses = [self._host]
         else:
-            addresses = await resolve_system(
-                self._host, self._port, socket.AF_UNSPEC, self._timeout
-            )
+            self._resolving = True  # left set when the deadline cancels the lookup
+            addresses = await resolve_system(self._host, socket.AF_UNSPEC, self._timeout)
+            self._resolving = False
         last: OSError | None = None
         # Try each address in resolver order (like a browser without happy eyeballs): a dead
         # IPv6 route must not hide a working IPv4 one; the overall deadline bounds the loop.

@@ -143,6 +143,31 @@ class ReportSettings(Model):
     email_from: str | None = None
 
 
+class FailedAuthLimit(Model):
+    """Per client address: ``burst`` failed logins at once, then one more every ``interval``."""
+
+    burst: int = Field(10, ge=1, le=10_000)
+    interval: PositiveDuration = timedelta(seconds=6)
+
+
+class HttpSettings(Model):
+    """``agent.http``: how the endpoint holds against idle connections and password floods."""
+
+    #: A request head must be complete this long after the connection opened (or after its
+    #: first byte on a kept-alive connection): slowloris and half-open connections are closed.
+    header_timeout: PositiveDuration = timedelta(seconds=10)
+    #: A kept-alive connection with no request is closed after this.
+    idle_timeout: PositiveDuration = timedelta(seconds=60)
+    #: Body, handling and response of one request; a client that stops reading its response
+    #: for this long is cut off.
+    request_timeout: PositiveDuration = timedelta(seconds=30)
+    #: Open connections at most; never more than the open-file limit leaves after keeping half
+    #: of it (and 2 per concurrent round) for probes, the store and backups.
+    max_connections: int = Field(512, ge=1, le=1_000_000)
+    #: ``null`` turns the per-client limit of failed basic-auth attempts off.
+    failed_auth_limit: FailedAuthLimit | None = FailedAuthLimit()
+
+
 class AgentSettings(Model):
     """The ``agent:`` section."""
 
@@ -159,6 +184,7 @@ class AgentSettings(Model):
     #: fail, rounds are recorded as unknown: the agent is isolated, services are not down.
     connectivity: list[Check] = []
     report: ReportSettings = ReportSettings()
+    http: HttpSettings = HttpSettings()
 
 
 class Defaults(Model):

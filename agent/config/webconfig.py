@@ -16,8 +16,10 @@ HTTP/1.1). Relative paths are relative to the file, as in exporter-toolkit.
 Basic auth follows exporter-toolkit's handler: an unknown user is checked against a decoy hash
 so that response time does not reveal which users exist, only one bcrypt check runs at a time,
 and a successful check is cached (keyed by an HMAC of the credentials under a per-process key)
-so a scraper does not pay ~60 ms of bcrypt on every scrape. A cache miss blocks for one bcrypt
-check: async servers should call :meth:`WebConfig.check_basic_auth` in a worker thread.
+so a scraper does not pay ~60 ms of bcrypt on every scrape. :meth:`WebConfig.cached_basic_auth`
+answers a cached success without waiting for the bcrypt lock; a cache miss blocks for one
+bcrypt check, so async servers call :meth:`WebConfig.check_basic_auth` in a worker thread
+(the agent keeps one of its own for it: ``agent.runtime.auth_gate``).
 """
 
 from __future__ import annotations
@@ -124,6 +126,7 @@ class WebConfig(Model):
     _cache: OrderedDict[bytes, None] = PrivateAttr(default_factory=OrderedDict)
     _cache_key: bytes = PrivateAttr(default_factory=lambda: secrets.token_bytes(32))
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)  # one bcrypt at a time
+    _cache_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
     _rate_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
     _decoy: bytes | None = PrivateAttr(None)
     _tokens: float = PrivateAttr(0.0)
@@ -179,32 +182,54 @@ class WebConfig(Model):
         }.get(tls.client_auth_type, ssl.CERT_NONE)
         return ctx
 
+    def cached_basic_auth(self, authorization_header: str | None) -> bool:
+        """True when these credentials passed a bcrypt check before (microseconds, no bcrypt).
+
+        A scraper's credentials are answered from here, so it never waits behind the bcrypt
+        checks of a password flood (FAULTS 33); False means "ask :meth:`check_basic_auth`".
+        """
+        if not self.basic_auth_users:
+            return True
+        creds = _parse_basic(authorization_header)
+        if creds is None or creds[0] not in self.basic_auth_users:
+            return False
+        digest = self._digest(*creds)
+        with self._cache_lock:
+            if digest in self._cache:
+                self._cache.move_to_end(digest)
+                return True
+        return False
+
     def check_basic_auth(self, authorization_header: str | None) -> bool:
         """True when the ``Authorization`` header names a configured user and their password.
 
         Never raises: missing or malformed headers, unknown users, wrong, empty or over-long
         (> 72 bytes, which bcrypt 5 refuses with ``ValueError``) passwords all give False.
+        A cache miss blocks for one bcrypt check (one at a time per process).
         """
         if not self.basic_auth_users:
             return True
         creds = _parse_basic(authorization_header)
         if creds is None:
             return False
+        if self.cached_basic_auth(authorization_header):
+            return True
         user, password = creds
         hashed = self.basic_auth_users.get(user) if user is not None else None
-        digest = hmac.digest(self._cache_key, (user or "").encode() + b"\0" + password, "sha256")
         with self._lock:
-            if hashed is not None and digest in self._cache:
-                self._cache.move_to_end(digest)
-                return True
             # One bcrypt check whatever happens, so timing does not tell unknown users apart.
             target = hashed.encode() if hashed is not None else self._decoy_hash()
             ok = _bcrypt_matches(password, target) and hashed is not None and password != b""
-            if ok:
-                self._cache[digest] = None
+        if ok:
+            with self._cache_lock:
+                self._cache[self._digest(user, password)] = None
                 if len(self._cache) > _CACHE_SIZE:
                     self._cache.popitem(last=False)
         return ok
+
+    def _digest(self, user: str | None, password: bytes) -> bytes:
+        """The cache key: an HMAC under a per-process key, so the cache holds no password."""
+        return hmac.digest(self._cache_key, (user or "").encode() + b"\0" + password, "sha256")
 
     def allow_request(self, now: float | None = None) -> bool:
         """Token-bucket rate limit of ``rate_limit``; always True when it is not configured."""

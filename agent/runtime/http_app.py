@@ -9,7 +9,9 @@ agent serves ``/metrics`` itself, with the exporter-toolkit web config (TLS, bas
     POST /api/v1/backups/{service}  a backup script reports a finished backup
 
 A scrape only reads the metrics cache: it never waits for probe work (FAULTS 27). Wrong, empty
-or over-long credentials get 401, never 500 (FAULTS 28); the password is never logged.
+or over-long credentials get 401, never 500 (FAULTS 28); the password is never logged. A client
+out of failed attempts gets 429 without a bcrypt check, and cached credentials never wait for
+one (:mod:`agent.runtime.auth_gate`, FAULTS 33).
 """
 
 from __future__ import annotations
@@ -23,9 +25,11 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
+from agent.config.models import HttpSettings
 from agent.config.webconfig import WebConfig
 from agent.core.addresses import split_host_port
 from agent.core.clock import Clock
+from agent.runtime.auth_gate import AuthGate, Verdict
 from exporters.metrics import CONTENT_TYPE_OPENMETRICS, CONTENT_TYPE_TEXT, MetricsCache, negotiate
 
 log = logging.getLogger("pantau.http")
@@ -49,6 +53,11 @@ class AgentView(Protocol):
     @property
     def clock(self) -> Clock:
         """The agent's clock (for rate-limiting the log of refused requests)."""
+        ...
+
+    @property
+    def http_settings(self) -> HttpSettings:
+        """``agent.http``: timeouts, the connection cap, the failed-login limit."""
         ...
 
     def health(self) -> dict[str, Any]:
@@ -97,23 +106,37 @@ class DeniedLog:
         self.clock = clock
         self.every = every
         self.count = 0
+        self.throttled = 0
         self.last: float | None = None
 
-    def note(self, remote: str, path: str) -> None:
+    def note(self, remote: str, path: str, throttled: bool = False) -> None:
         self.count += 1
+        self.throttled += throttled
         now = self.clock.monotonic()
         if self.last is None or now - self.last >= self.every:
             log.warning(
-                "unauthorized request (%d refused since the last report)",
+                "unauthorized request (%d refused since the last report, %d of them with 429 "
+                "for too many failed attempts)",
                 self.count,
+                self.throttled,
                 extra={"path": path, "remote": remote},
             )
-            self.last, self.count = now, 0
+            self.last, self.count, self.throttled = now, 0, 0
+
+
+def _too_many(verdict: Verdict) -> web.Response:
+    text = (
+        "too many failed login attempts from your address; retry later\n"
+        if verdict.outcome == "throttled"
+        else "too many logins being checked; retry later\n"
+    )
+    return web.Response(status=429, text=text, headers={"Retry-After": str(verdict.retry_after)})
 
 
 def build_app(view: AgentView) -> web.Application:
     """The aiohttp application serving ``view``."""
     denied = DeniedLog(view.clock)
+    gate = AuthGate(view.clock)
 
     @web.middleware
     async def security(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -123,10 +146,14 @@ def build_app(view: AgentView) -> web.Application:
                 return web.Response(status=429, text="too many requests\n")
             if wc.auth_required:
                 header = request.headers.get("Authorization")
-                # bcrypt takes ~0.1 s on a cache miss: keep it off the event loop.
-                ok = await asyncio.to_thread(wc.check_basic_auth, header)
-                if not ok:
-                    denied.note(request.remote or "?", request.path)
+                limit = view.http_settings.failed_auth_limit
+                verdict = await gate.check(wc, header, request.remote, limit)
+                if verdict.outcome != "ok":
+                    denied.note(request.remote or "?", request.path, verdict.outcome != "denied")
+                if verdict.outcome in ("throttled", "busy"):
+                    view.metrics.inc_http_refused(f"auth_{verdict.outcome}")
+                    return _too_many(verdict)
+                if verdict.outcome == "denied":
                     return web.Response(
                         status=401,
                         text="unauthorized\n",
@@ -177,7 +204,11 @@ def build_app(view: AgentView) -> web.Application:
             content_type="text/html",
         )
 
+    async def close_gate(app: web.Application) -> None:
+        gate.close()
+
     app = web.Application(middlewares=[security], client_max_size=MAX_PUSH_BODY)
+    app.on_cleanup.append(close_gate)
     app.router.add_get("/", index)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/healthz", healthz)

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from agent import __version__
-from agent.config.models import Config
+from agent.config.models import Config, HttpSettings
 from agent.config.webconfig import WebConfig
 from agent.core.clock import Clock
 from agent.core.model import State
@@ -73,6 +73,11 @@ class AgentViews:
     def clock(self) -> Clock:
         """The agent's clock."""
         return self._agent.clock
+
+    @property
+    def http_settings(self) -> HttpSettings:
+        """``agent.http`` of the running configuration (a reload applies it at once)."""
+        return self._agent.config.agent.http
 
     def publish_incidents(self) -> None:
         """``pantau_incidents_open`` from the tracker's open tickets."""

@@ -24,6 +24,7 @@ from exporters.exposition import FAMILIES, FAMILY_BY_NAME, format_value
 from exporters.metrics import (
     CONTENT_TYPE_OPENMETRICS,
     CONTENT_TYPE_TEXT,
+    HTTP_REFUSED_REASONS,
     MetricsCache,
     negotiate,
 )
@@ -88,6 +89,7 @@ def _filled() -> MetricsCache:
     cache.set_incidents_open({("sipd", 1): 2})
     cache.inc_storage_errors(3)
     cache.inc_clock_jumps()
+    cache.inc_http_refused("header_timeout", 2)
     return cache
 
 
@@ -169,6 +171,8 @@ class _Reference(Collector):
             counter("pantau_storage_dropped_total", [], [([], 0)]),
             counter("pantau_storage_corruptions_total", [], [([], 0)]),
             counter("pantau_clock_jumps_total", [], [([], 1)]),
+            counter("pantau_http_refused_total", ["reason"],
+                    [([r], 2 if r == "header_timeout" else 0) for r in HTTP_REFUSED_REASONS]),
         ]  # fmt: skip
 
 

@@ -58,11 +58,17 @@ def basic(user: str | bytes, password: str | bytes) -> str:
 
 
 def request(
-    listen: str, method: str, path: str, authorization: str | None = None
+    listen: str,
+    method: str,
+    path: str,
+    authorization: str | None = None,
+    source: str | None = None,
 ) -> tuple[int, http.client.HTTPResponse, bytes]:
-    """One request on a fresh connection; any status is returned, none raised."""
+    """One request on a fresh connection (from loopback address ``source`` when given: the
+    agent limits failed logins per client address); any status is returned, none raised."""
     host, port = listen.rsplit(":", 1)
-    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+    bind = (source, 0) if source else None
+    conn = http.client.HTTPConnection(host, int(port), timeout=10, source_address=bind)
     try:
         headers = {"Authorization": authorization} if authorization is not None else {}
         conn.request(method, path, body=b"{}" if method == "POST" else None, headers=headers)
@@ -199,14 +205,16 @@ def test_every_bad_credential_gets_401_with_www_authenticate_never_500(
     auth_agent: AgentProcess,
 ) -> None:
     listen = auth_agent.listen
-    for what, header in BAD_CREDENTIALS.items():
+    # Each kind from its own address: four failures each stay under a client's allowance of
+    # ten (the eleventh gets 429, see test_failed_logins_are_limited_per_client_address).
+    for i, (what, header) in enumerate(BAD_CREDENTIALS.items()):
         for method, path in (
             ("GET", "/metrics"),
             ("GET", "/api/v1/status"),
             ("GET", "/"),
             ("POST", "/api/v1/backups/portal"),
         ):
-            status, resp, _ = request(listen, method, path, header)
+            status, resp, _ = request(listen, method, path, header, source=f"127.0.28.{i + 1}")
             assert status == 401, f"{what}: {method} {path} gave {status}"
             assert resp.getheader("WWW-Authenticate") == 'Basic realm="pantau"', what
 
@@ -240,10 +248,39 @@ def test_a_burst_of_bad_credentials_all_get_401(auth_agent: AgentProcess) -> Non
     listen = auth_agent.listen
     headers = [basic("admin", WRONG_PASSWORD), basic("admin", OVERSIZE_PASSWORD),
                basic("nobody", "x"), basic("admin", "")] * 10  # fmt: skip
+    # Ten clients (addresses) with four bad logins each, all at once.
+    jobs = [(h, f"127.0.27.{i % 10 + 1}") for i, h in enumerate(headers)]
     with ThreadPoolExecutor(max_workers=10) as pool:
-        statuses = list(pool.map(lambda h: request(listen, "GET", "/metrics", h)[0], headers))
+        statuses = list(
+            pool.map(lambda j: request(listen, "GET", "/metrics", j[0], source=j[1])[0], jobs)
+        )
     assert statuses == [401] * len(headers)
     assert request(listen, "GET", "/metrics", basic("admin", ADMIN_PASSWORD))[0] == 200
+
+
+def test_failed_logins_are_limited_per_client_address(auth_agent: AgentProcess) -> None:
+    listen = auth_agent.listen
+    right, wrong = basic("admin", ADMIN_PASSWORD), basic("admin", WRONG_PASSWORD)
+    assert request(listen, "GET", "/metrics", right, source="127.0.0.1")[0] == 200
+    attacker = "127.0.29.1"
+    # The default allowance: ten failures at once get the honest 401 ...
+    for _ in range(10):
+        assert request(listen, "GET", "/metrics", wrong, source=attacker)[0] == 401
+    # ... then 429 with Retry-After (one more every 6 s), without a bcrypt check; an over-long
+    # password is no different (never 500, FAULTS 28).
+    for header in (wrong, basic("admin", OVERSIZE_PASSWORD), basic("admin", ""), None):
+        status, resp, body = request(listen, "GET", "/metrics", header, source=attacker)
+        assert status == 429, header
+        assert 1 <= int(resp.getheader("Retry-After") or 0) <= 6
+        assert resp.getheader("WWW-Authenticate") is None
+        assert b"too many failed login attempts" in body
+    # Credentials that passed before are answered from the cache, from any address, so a
+    # scraper sharing an address with an attacker keeps scraping.
+    assert request(listen, "GET", "/metrics", right, source=attacker)[0] == 200
+    # Other clients keep their own allowance.
+    assert request(listen, "GET", "/metrics", wrong, source="127.0.29.2")[0] == 401
+    throttled = auth_agent.get("/metrics", headers={"Authorization": right}).decode()
+    assert 'pantau_http_refused_total{reason="auth_throttled"} 4' in throttled
 
 
 def test_raw_non_ascii_authorization_bytes_get_401(auth_agent: AgentProcess) -> None:

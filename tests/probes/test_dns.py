@@ -14,7 +14,8 @@ import pytest
 from agent.config.models import DnsCheck
 from agent.core.clock import SystemClock
 from agent.core.model import Outcome
-from probes.dns import RESOLVER_THREADS, DnsProbe
+from probes.dns import DnsProbe
+from probes.resolve import RESOLVER_THREADS
 from tests.probes.servers import FakeDnsServer
 from tests.probes.support import probe_once
 
