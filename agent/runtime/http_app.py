@@ -11,7 +11,8 @@ agent serves ``/metrics`` itself, with the exporter-toolkit web config (TLS, bas
 A scrape only reads the metrics cache: it never waits for probe work (FAULTS 27). Wrong, empty
 or over-long credentials get 401, never 500 (FAULTS 28); the password is never logged. A client
 out of failed attempts gets 429 without a bcrypt check, and cached credentials never wait for
-one (:mod:`agent.runtime.auth_gate`, FAULTS 33).
+one (:mod:`agent.runtime.auth_gate`, FAULTS 33). Idle, half-open and slow connections are timed
+out and capped below the open-file limit (:mod:`agent.runtime.http_guard`, FAULTS 32).
 """
 
 from __future__ import annotations
@@ -30,11 +31,14 @@ from agent.config.webconfig import WebConfig
 from agent.core.addresses import split_host_port
 from agent.core.clock import Clock
 from agent.runtime.auth_gate import AuthGate, Verdict
+from agent.runtime.http_guard import ACCEPT_BATCH, AcceptErrorLog, ConnectionGuard
 from exporters.metrics import CONTENT_TYPE_OPENMETRICS, CONTENT_TYPE_TEXT, MetricsCache, negotiate
 
 log = logging.getLogger("pantau.http")
 
 MAX_PUSH_BODY = 64 * 1024
+LINGER = 2.0  # seconds
+LISTEN_QUEUE = 4096  # connections the kernel holds until accepted (capped by somaxconn)
 
 
 class AgentView(Protocol):
@@ -133,10 +137,32 @@ def _too_many(verdict: Verdict) -> web.Response:
     return web.Response(status=429, text=text, headers={"Retry-After": str(verdict.retry_after)})
 
 
-def build_app(view: AgentView) -> web.Application:
-    """The aiohttp application serving ``view``."""
+def build_app(view: AgentView, guard: ConnectionGuard | None = None) -> web.Application:
+    """The aiohttp application serving ``view`` (its connections counted by ``guard``)."""
     denied = DeniedLog(view.clock)
     gate = AuthGate(view.clock)
+
+    @web.middleware
+    async def timing(request: web.Request, handler: Handler) -> web.StreamResponse:
+        # Outermost: a request is "busy" (no head deadline, never evicted) from here on, and
+        # its body, auth check and handling get request_timeout together.
+        conn = guard.connection_of(request) if guard is not None else None
+        if conn is not None:
+            conn.request_started()
+        deadline = asyncio.timeout(view.http_settings.request_timeout.total_seconds())
+        try:
+            async with deadline:
+                return await handler(request)
+        except TimeoutError:
+            if not deadline.expired():
+                raise
+            view.metrics.inc_http_refused("request_timeout")
+            response = web.Response(status=408, text="request timeout\n")
+            response.force_close()
+            return response
+        finally:
+            if conn is not None:
+                conn.request_finished()
 
     @web.middleware
     async def security(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -184,8 +210,15 @@ def build_app(view: AgentView) -> web.Application:
         service = request.match_info["service"]
         if request.content_length is not None and request.content_length > MAX_PUSH_BODY:
             return _json({"error": f"body larger than {MAX_PUSH_BODY} bytes"}, 413)
+        body = b""
         try:
-            body = await request.content.read(MAX_PUSH_BODY + 1)
+            # read(n) returns what has arrived so far: a body in two TCP segments would be
+            # judged by its first half. Read to the end (request_timeout bounds a slow one).
+            while len(body) <= MAX_PUSH_BODY:
+                chunk = await request.content.read(MAX_PUSH_BODY + 1 - len(body))
+                if not chunk:
+                    break
+                body += chunk
         except (ConnectionError, asyncio.IncompleteReadError):
             return _json({"error": "incomplete body"}, 400)
         if len(body) > MAX_PUSH_BODY:
@@ -207,7 +240,7 @@ def build_app(view: AgentView) -> web.Application:
     async def close_gate(app: web.Application) -> None:
         gate.close()
 
-    app = web.Application(middlewares=[security], client_max_size=MAX_PUSH_BODY)
+    app = web.Application(middlewares=[timing, security], client_max_size=MAX_PUSH_BODY)
     app.on_cleanup.append(close_gate)
     app.router.add_get("/", index)
     app.router.add_get("/metrics", metrics)
@@ -217,14 +250,56 @@ def build_app(view: AgentView) -> web.Application:
     return app
 
 
+class _GuardedSite(web.TCPSite):
+    """aiohttp's TCP site with every connection made through a :class:`ConnectionGuard`
+    (which also does the TLS handshake, so half-open TLS connections count too)."""
+
+    def __init__(self, runner: web.AppRunner, host: str, port: int, guard: ConnectionGuard) -> None:
+        super().__init__(runner, host, port, reuse_address=True, backlog=ACCEPT_BATCH)
+        self._guard = guard
+
+    async def start(self) -> None:
+        await web.BaseSite.start(self)  # registers the site; the server is made here
+        server = self._runner.server
+        assert server is not None
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            self._guard.factory(server),
+            self._host,
+            self._port,
+            backlog=self._backlog,
+            reuse_address=True,
+        )
+        self._bound_port = self._server.sockets[0].getsockname()[1]
+        for listening in self._server.sockets:
+            # A deeper kernel queue than asyncio's accept batch: under a connection flood a
+            # real client's SYN must not be dropped (and sent again a second later, so a scrape
+            # took 1.05 s) before the agent accepts it.
+            with listening.dup() as sock:
+                sock.listen(LISTEN_QUEUE)
+
+
 async def start_server(
     view: AgentView, listen: str, ssl_context: ssl.SSLContext | None
 ) -> web.AppRunner:
     """Start serving; raise ``OSError`` when the address cannot be bound."""
-    runner = web.AppRunner(build_app(view), access_log=None, handle_signals=False)
+    guard = ConnectionGuard(lambda: view.http_settings, view.metrics, ssl_context)
+    guard.limit()  # logs a cap lowered by the open-file limit now, not at the first client
+    loop = asyncio.get_running_loop()
+    loop.set_exception_handler(AcceptErrorLog(view.clock, view.metrics))
+    idle = view.http_settings.idle_timeout.total_seconds()
+    runner = web.AppRunner(
+        build_app(view, guard),
+        access_log=None,
+        handle_signals=False,
+        keepalive_timeout=idle,
+        # A body left unread (a 401 to a push, a 408) is drained this long before the
+        # connection closes, so the client reads its answer instead of a reset.
+        lingering_time=LINGER,
+    )
     await runner.setup()
     host, port = split_host_port(listen)
-    site = web.TCPSite(runner, host, port, ssl_context=ssl_context, reuse_address=True)
+    site = _GuardedSite(runner, host, port, guard)
     try:
         await site.start()
     except BaseException:
