@@ -119,8 +119,8 @@ class DeniedLog:
         now = self.clock.monotonic()
         if self.last is None or now - self.last >= self.every:
             log.warning(
-                "unauthorized request (%d refused since the last report, %d of them with 429 "
-                "for too many failed attempts)",
+                "unauthorized request (%d refused since the last report, %d of them with 429: "
+                "too many failed attempts or checks waiting)",
                 self.count,
                 self.throttled,
                 extra={"path": path, "remote": remote},
